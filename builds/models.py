@@ -1,0 +1,230 @@
+"""The durable build queue (the seeds' ``build_status``) and its event timeline."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from plans.models import Plan, Target
+from refinery.lib.priority import Priority
+from refinery.lib.state_machine import Transitions, transition
+
+
+def default_max_attempts() -> int:
+    return 1 + settings.MAX_REQUEUE_ATTEMPTS
+
+
+class BuildJob(models.Model):
+    """One ``name==version`` wheel to produce for one target.
+
+    ``status`` says where the job is; ``failure_reason`` and ``error`` say why it
+    is there, so a retried job keeps the reason of its last failure.
+
+    Status transitions (anything else raises ``IllegalTransition``):
+
+    - pending -> leased                       a worker claimed it (attempts + 1)
+    - pending -> cached | reused              the wheel already exists; nothing to build
+    - pending | retry -> missing              a build requirement failed, so it cannot be built
+    - pending | retry -> skipped_known_failure   a hint marks this package as known to fail
+    - retry -> leased                         claimed again once ``next_attempt_at`` is due
+    - leased -> building                      the runner started the container
+    - leased | building -> built              the wheel is stored
+    - leased | building -> retry              failed (or the lease expired) with attempts left
+    - leased | building -> failed             failed with no attempt left
+    - leased | building -> system_recipe_failed | skipped_known_failure
+    - leased | building -> pending            the worker released it on shutdown (attempt refunded)
+    - pending | leased | building | retry -> cancelled   an operator cancelled it
+    - failed | cancelled | missing | system_recipe_failed | skipped_known_failure -> pending
+                                              an operator retried it (attempts reset)
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        LEASED = "leased"
+        BUILDING = "building"
+        RETRY = "retry"
+        BUILT = "built"
+        FAILED = "failed"
+        CACHED = "cached"
+        REUSED = "reused"
+        MISSING = "missing"
+        SKIPPED_KNOWN_FAILURE = "skipped_known_failure"
+        SYSTEM_RECIPE_FAILED = "system_recipe_failed"
+        CANCELLED = "cancelled"
+
+    class FailureReason(models.TextChoices):
+        NONE = "", "-"
+        BUILD_ERROR = "build_error"
+        TIMEOUT = "timeout"
+        MISSING_BUILD_DEPENDENCY = "missing_build_dependency"
+        INFRASTRUCTURE = "infrastructure"
+        LEASE_EXPIRED = "lease_expired"
+        DEPENDENCY_FAILED = "dependency_failed"
+        KNOWN_FAILURE = "known_failure"
+        SYSTEM_RECIPE = "system_recipe"
+        CANCELLED = "cancelled"
+
+    S = Status
+    TRANSITIONS: ClassVar[Transitions] = {
+        S.PENDING: frozenset(
+            {S.LEASED, S.CACHED, S.REUSED, S.MISSING, S.SKIPPED_KNOWN_FAILURE, S.CANCELLED}
+        ),
+        S.RETRY: frozenset({S.LEASED, S.MISSING, S.SKIPPED_KNOWN_FAILURE, S.CANCELLED}),
+        S.LEASED: frozenset(
+            {
+                S.BUILDING,
+                S.BUILT,
+                S.RETRY,
+                S.FAILED,
+                S.SYSTEM_RECIPE_FAILED,
+                S.SKIPPED_KNOWN_FAILURE,
+                S.PENDING,
+                S.CANCELLED,
+            }
+        ),
+        S.BUILDING: frozenset(
+            {
+                S.BUILT,
+                S.RETRY,
+                S.FAILED,
+                S.SYSTEM_RECIPE_FAILED,
+                S.SKIPPED_KNOWN_FAILURE,
+                S.PENDING,
+                S.CANCELLED,
+            }
+        ),
+        S.BUILT: frozenset(),
+        S.CACHED: frozenset(),
+        S.REUSED: frozenset(),
+        S.FAILED: frozenset({S.PENDING}),
+        S.CANCELLED: frozenset({S.PENDING}),
+        S.MISSING: frozenset({S.PENDING}),
+        S.SYSTEM_RECIPE_FAILED: frozenset({S.PENDING}),
+        S.SKIPPED_KNOWN_FAILURE: frozenset({S.PENDING}),
+    }
+    CLAIMABLE: ClassVar[tuple[str, ...]] = (S.PENDING, S.RETRY)
+    LEASED_STATUSES: ClassVar[tuple[str, ...]] = (S.LEASED, S.BUILDING)
+    ACTIVE: ClassVar[tuple[str, ...]] = (S.PENDING, S.LEASED, S.BUILDING, S.RETRY)
+    SUCCEEDED: ClassVar[tuple[str, ...]] = (S.BUILT, S.CACHED, S.REUSED)
+
+    name = models.CharField(max_length=200, help_text="Normalized project name (PEP 503).")
+    version = models.CharField(max_length=100)
+    plan = models.ForeignKey(
+        Plan, on_delete=models.SET_NULL, null=True, blank=True, related_name="build_jobs"
+    )
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="build_jobs")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=default_max_attempts)
+    next_attempt_at = models.DateTimeField(help_text="Not claimable before this time.")
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    recipes = models.JSONField(default=list, blank=True, help_text="Recipes applied to the build.")
+    failure_reason = models.CharField(
+        max_length=32, choices=FailureReason.choices, default=FailureReason.NONE, blank=True
+    )
+    error = models.TextField(blank=True)
+
+    enqueued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    duration = models.DurationField(null=True, blank=True, help_text="Last attempt's build time.")
+
+    class Meta:
+        ordering = ["-enqueued_at", "-id"]
+        constraints = [
+            # Two live jobs for the same wheel would build it twice and race on storage.
+            models.UniqueConstraint(
+                fields=["name", "version", "target"],
+                condition=Q(status__in=["pending", "leased", "building", "retry"]),
+                name="buildjob_one_active_per_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(attempts__lte=models.F("max_attempts")),
+                name="buildjob_attempts_within_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=Priority.LOW, priority__lte=Priority.CRITICAL),
+                name="buildjob_priority_in_range",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status__in=["leased", "building"], lease_expires_at__isnull=False)
+                    & ~Q(lease_owner="")
+                )
+                | (
+                    ~Q(status__in=["leased", "building"])
+                    & Q(lease_owner="", lease_expires_at__isnull=True)
+                ),
+                name="buildjob_lease_iff_leased",
+            ),
+        ]
+        indexes = [
+            # claim(): claimable rows by priority DESC, enqueued_at, id (FOR UPDATE SKIP LOCKED).
+            models.Index(
+                fields=["-priority", "enqueued_at", "id"],
+                name="buildjob_claim_idx",
+                condition=Q(status__in=["pending", "retry"]),
+            ),
+            # reap_expired_leases(): leased/building rows whose lease_expires_at has passed.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="buildjob_lease_expiry_idx",
+                condition=Q(status__in=["leased", "building"]),
+            ),
+            # Statistics: built/failed in the last 24 h (status = … AND finished_at >= …).
+            models.Index(fields=["status", "finished_at"], name="buildjob_status_finished_idx"),
+            # Package view and log lookups: all jobs of name==version.
+            models.Index(fields=["name", "version"], name="buildjob_name_version_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}=={self.version} [{self.target}] {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status not in self.ACTIVE
+
+    def transition_to(
+        self, target: str, *, lease_owner_must_be: str | None = None, **changes: Any
+    ) -> None:
+        extra = None if lease_owner_must_be is None else {"lease_owner": lease_owner_must_be}
+        transition(self, self.TRANSITIONS, target, extra_filter=extra, **changes)
+
+
+class BuildEvent(models.Model):
+    """One entry in a job's timeline: a status change, a worker report or a note."""
+
+    class Kind(models.TextChoices):
+        TRANSITION = "transition"
+        REPORT = "report"
+        NOTE = "note"
+
+    job = models.ForeignKey(BuildJob, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TRANSITION)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    actor = models.CharField(max_length=200, blank=True, help_text="Worker id or user name.")
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Package view: one job's timeline in order.
+            models.Index(fields=["job", "created_at", "id"], name="buildevent_job_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.TRANSITION:
+            return f"{self.from_status} -> {self.to_status}"
+        return f"{self.kind}: {self.message[:60]}"

@@ -1,0 +1,603 @@
+"""The build queue: enqueue, claim, heartbeat, finish, release, cancel, retry and reap.
+
+Every status change goes through ``BuildJob.transition_to`` (a guarded update) and
+records a ``BuildEvent`` in the same transaction. Workers identify themselves with
+a ``worker_id``; reports from a worker that no longer holds the lease are refused
+(``StaleLease``), so the lease, not the messenger, decides who builds a job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from builds.models import BuildEvent, BuildJob
+from plans.models import Plan, Target
+from refinery.lib.backoff import retry_delay
+from refinery.lib.db import supports_skip_locked
+from refinery.lib.priority import Priority
+
+logger = logging.getLogger(__name__)
+
+Status = BuildJob.Status
+Reason = BuildJob.FailureReason
+
+
+class QueueError(Exception):
+    """An operation the queue refuses, with a message fit for an operator."""
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    requeued: int
+    failed: int
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else timezone.now()
+
+
+def _check_worker_id(worker_id: str) -> None:
+    if not worker_id or len(worker_id) > 200:
+        raise QueueError("worker_id must be 1 to 200 characters")
+
+
+def _move(
+    job: BuildJob,
+    target: str,
+    *,
+    actor: str,
+    now: datetime,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+    lease_owner_must_be: str | None = None,
+    **changes: Any,
+) -> BuildJob:
+    """Transition ``job`` and record the event; callers hold a transaction."""
+    previous = job.status
+    job.transition_to(target, lease_owner_must_be=lease_owner_must_be, **changes)
+    BuildEvent.objects.create(
+        job=job,
+        kind=BuildEvent.Kind.TRANSITION,
+        from_status=previous,
+        to_status=target,
+        actor=actor,
+        message=message,
+        data=data or {},
+        created_at=now,
+    )
+    return job
+
+
+# --- Enqueue -----------------------------------------------------------------------------
+
+
+def normalize_pin(name: str, version: str) -> tuple[str, str]:
+    """Canonical project name and a valid PEP 440 version, or ``QueueError`` naming the bad one."""
+    canonical = canonicalize_name(name.strip())
+    if not canonical or len(canonical) > 200:
+        raise QueueError(f"invalid package name {name!r}")
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise QueueError(f"invalid version {version!r} for {canonical}") from None
+    return canonical, version.strip()
+
+
+@transaction.atomic
+def enqueue(
+    name: str,
+    version: str,
+    target: Target,
+    *,
+    plan: Plan | None = None,
+    priority: int = Priority.NORMAL,
+    max_attempts: int | None = None,
+    actor: str = "",
+    now: datetime | None = None,
+) -> tuple[BuildJob, bool]:
+    """Queue ``name==version`` for ``target``; returns ``(job, created)``.
+
+    At most one active job exists per wheel and target: enqueueing one that is
+    already queued returns that job, raised to the higher of the two priorities.
+    """
+    name, version = normalize_pin(name, version)
+    now = _now(now)
+    if priority not in Priority.values:
+        raise QueueError(f"invalid priority {priority!r}")
+    attempts_allowed = (
+        max_attempts if max_attempts is not None else 1 + settings.MAX_REQUEUE_ATTEMPTS
+    )
+    if attempts_allowed < 1:
+        raise QueueError("max_attempts must be at least 1")
+    try:
+        # A savepoint, so a lost race on the unique constraint leaves the outer transaction usable.
+        with transaction.atomic():
+            job = BuildJob.objects.create(
+                name=name,
+                version=version,
+                target=target,
+                plan=plan,
+                priority=priority,
+                max_attempts=attempts_allowed,
+                next_attempt_at=now,
+                enqueued_at=now,
+            )
+    except IntegrityError:
+        existing = (
+            BuildJob.objects.select_for_update()
+            .filter(name=name, version=version, target=target, status__in=BuildJob.ACTIVE)
+            .first()
+        )
+        if existing is None:  # The active job finished between our insert and this read.
+            raise QueueError(f"{name}=={version} changed while enqueueing; try again") from None
+        if priority > existing.priority:
+            BuildJob.objects.filter(pk=existing.pk).update(priority=priority, updated_at=now)
+            BuildEvent.objects.create(
+                job=existing,
+                kind=BuildEvent.Kind.NOTE,
+                actor=actor,
+                message=f"priority raised to {Priority(priority).label}",
+                created_at=now,
+            )
+            existing.priority = priority
+        return existing, False
+    BuildEvent.objects.create(
+        job=job,
+        kind=BuildEvent.Kind.TRANSITION,
+        from_status="",
+        to_status=Status.PENDING,
+        actor=actor,
+        message="enqueued",
+        data={"plan": plan.pk if plan else None, "priority": Priority(priority).label},
+        created_at=now,
+    )
+    return job, True
+
+
+@transaction.atomic
+def record_existing_wheel(
+    name: str,
+    version: str,
+    target: Target,
+    status: str,
+    *,
+    plan: Plan | None = None,
+    actor: str = "",
+    message: str = "",
+    now: datetime | None = None,
+) -> BuildJob:
+    """Record a node whose wheel already exists (``cached`` or ``reused``) without building it."""
+    if status not in (Status.CACHED, Status.REUSED):
+        raise QueueError(f"status must be cached or reused, not {status!r}")
+    job, created = enqueue(name, version, target, plan=plan, actor=actor, now=now)
+    if not created:
+        raise QueueError(f"{job.name}=={job.version} is already queued as job {job.pk}")
+    return _move(job, status, actor=actor, now=_now(now), message=message)
+
+
+# --- Claim ---------------------------------------------------------------------------------
+
+_CLAIM_SQL = """
+WITH picked AS (
+    SELECT id, status FROM {job}
+    WHERE status IN ('pending', 'retry')
+      AND next_attempt_at <= %(now)s
+      AND attempts < max_attempts
+    ORDER BY priority DESC, enqueued_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {job} AS j
+       SET status = 'leased', attempts = j.attempts + 1, lease_owner = %(worker)s,
+           lease_expires_at = %(expires)s, heartbeat_at = %(now)s, updated_at = %(now)s
+      FROM picked
+     WHERE j.id = picked.id
+ RETURNING {returning}, picked.status AS previous_status
+), logged AS (
+    INSERT INTO {event} (job_id, kind, from_status, to_status, actor, message, data, created_at)
+    SELECT id, 'transition', previous_status, 'leased', %(worker)s, '',
+           jsonb_build_object('attempt', attempts), %(now)s
+      FROM claimed
+)
+SELECT {columns} FROM claimed ORDER BY priority DESC, enqueued_at, id
+"""
+_JOB_FIELDS = BuildJob._meta.concrete_fields
+# Built once: RawQuerySet would re-derive this column-to-field mapping on every claim,
+# which measured as a tenth of a claim's cost (bench/queue_claim.py).
+_CLAIM_SQL_FORMATTED = _CLAIM_SQL.format(
+    job=BuildJob._meta.db_table,
+    event=BuildEvent._meta.db_table,
+    returning=", ".join(f'j."{f.column}"' for f in _JOB_FIELDS),
+    columns=", ".join(f'"{f.column}"' for f in _JOB_FIELDS),
+)
+_JOB_ATTNAMES = [f.attname for f in _JOB_FIELDS]
+_JOB_CONVERTERS = [
+    (index, field.from_db_value)
+    for index, field in enumerate(_JOB_FIELDS)
+    if hasattr(field, "from_db_value")
+]
+
+
+def _jobs_from_rows(rows: list[tuple[Any, ...]]) -> list[BuildJob]:
+    jobs = []
+    for row in rows:
+        values = list(row)
+        for index, convert in _JOB_CONVERTERS:
+            values[index] = convert(values[index], None, connection)
+        jobs.append(BuildJob.from_db(connection.alias, _JOB_ATTNAMES, values))
+    return jobs
+
+
+def claim(
+    worker_id: str,
+    max_n: int = 1,
+    *,
+    lease_seconds: int | None = None,
+    now: datetime | None = None,
+) -> list[BuildJob]:
+    """Lease up to ``max_n`` due jobs to ``worker_id``: highest priority first, then oldest.
+
+    Each claimed job becomes ``leased`` with ``attempts + 1`` and an event, all in
+    one transaction. On Postgres one statement does it; ``SKIP LOCKED`` lets
+    concurrent claimers pass over each other's rows instead of waiting or
+    double-claiming. SQLite has no row locks but serializes writers
+    (``BEGIN IMMEDIATE``), so a select-then-update transaction is just as safe.
+    """
+    _check_worker_id(worker_id)
+    if max_n < 1:
+        raise QueueError("max_n must be at least 1")
+    now = _now(now)
+    expires = now + timedelta(seconds=lease_seconds or settings.BUILD_LEASE_SEC)
+    if supports_skip_locked():
+        params: dict[str, datetime | int | str] = {
+            "now": now,
+            "limit": max_n,
+            "worker": worker_id,
+            "expires": expires,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL_FORMATTED, params)
+            return _jobs_from_rows(cursor.fetchall())
+    return _claim_serialized(worker_id, max_n, now, expires)
+
+
+@transaction.atomic
+def _claim_serialized(
+    worker_id: str, max_n: int, now: datetime, expires: datetime
+) -> list[BuildJob]:
+    picked = list(
+        BuildJob.objects.filter(
+            status__in=BuildJob.CLAIMABLE, next_attempt_at__lte=now, attempts__lt=F("max_attempts")
+        )
+        .order_by("-priority", "enqueued_at", "id")
+        .values_list("id", "status")[:max_n]
+    )
+    ids = [pk for pk, _ in picked]
+    BuildJob.objects.filter(id__in=ids, status__in=BuildJob.CLAIMABLE).update(
+        status=Status.LEASED,
+        attempts=F("attempts") + 1,
+        lease_owner=worker_id,
+        lease_expires_at=expires,
+        heartbeat_at=now,
+        updated_at=now,
+    )
+    jobs = list(BuildJob.objects.filter(id__in=ids).order_by("-priority", "enqueued_at", "id"))
+    previous = dict(picked)
+    BuildEvent.objects.bulk_create(
+        BuildEvent(
+            job=job,
+            from_status=previous[job.pk],
+            to_status=Status.LEASED,
+            actor=worker_id,
+            data={"attempt": job.attempts},
+            created_at=now,
+        )
+        for job in jobs
+    )
+    return jobs
+
+
+# --- Worker reports ------------------------------------------------------------------------
+
+
+def _leased_job(job_id: int) -> BuildJob:
+    try:
+        return BuildJob.objects.get(pk=job_id)
+    except BuildJob.DoesNotExist:
+        raise QueueError(f"build job {job_id} does not exist") from None
+
+
+@transaction.atomic
+def heartbeat(
+    job_id: int, worker_id: str, *, lease_seconds: int | None = None, now: datetime | None = None
+) -> BuildJob:
+    """Extend the lease of a job the worker still holds; ``StaleLease`` if it does not."""
+    now = _now(now)
+    expires = now + timedelta(seconds=lease_seconds or settings.BUILD_LEASE_SEC)
+    updated = BuildJob.objects.filter(
+        pk=job_id, lease_owner=worker_id, status__in=BuildJob.LEASED_STATUSES
+    ).update(lease_expires_at=expires, heartbeat_at=now, updated_at=now)
+    job = _leased_job(job_id)
+    if updated != 1:
+        # Let the worker tell "lost my lease" (stop building) from "cancelled" (kill the build).
+        raise QueueError(
+            f"build job {job_id} is {job.status} and leased to {job.lease_owner or 'nobody'}, "
+            f"not {worker_id}"
+        )
+    return job
+
+
+@transaction.atomic
+def start_building(job_id: int, worker_id: str, *, now: datetime | None = None) -> BuildJob:
+    now = _now(now)
+    job = _leased_job(job_id)
+    return _move(
+        job,
+        Status.BUILDING,
+        actor=worker_id,
+        now=now,
+        lease_owner_must_be=worker_id,
+        started_at=now,
+        heartbeat_at=now,
+    )
+
+
+@transaction.atomic
+def complete(
+    job_id: int, worker_id: str, *, message: str = "", now: datetime | None = None
+) -> BuildJob:
+    now = _now(now)
+    job = _leased_job(job_id)
+    began = job.started_at or job.heartbeat_at or now
+    return _move(
+        job,
+        Status.BUILT,
+        actor=worker_id,
+        now=now,
+        message=message,
+        lease_owner_must_be=worker_id,
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=now,
+        duration=now - began,
+        failure_reason=Reason.NONE,
+        error="",
+    )
+
+
+@transaction.atomic
+def fail(
+    job_id: int,
+    worker_id: str,
+    *,
+    reason: str,
+    error: str = "",
+    retryable: bool = True,
+    count_attempt: bool = True,
+    recipes: list[dict[str, Any]] | None = None,
+    final_status: str = Status.FAILED,
+    now: datetime | None = None,
+) -> BuildJob:
+    """Report a failed attempt: back to the queue with backoff while attempts remain, else final.
+
+    ``count_attempt=False`` (infrastructure trouble, not the package's fault) refunds
+    the attempt. ``recipes`` replace the job's recipes for the next attempt.
+    ``final_status`` may be ``system_recipe_failed`` or ``skipped_known_failure``
+    for failures no retry can fix.
+    """
+    if reason not in Reason.values or reason == Reason.NONE:
+        raise QueueError(f"invalid failure reason {reason!r}")
+    if final_status not in (
+        Status.FAILED,
+        Status.SYSTEM_RECIPE_FAILED,
+        Status.SKIPPED_KNOWN_FAILURE,
+    ):
+        raise QueueError(f"invalid final status {final_status!r}")
+    now = _now(now)
+    job = _leased_job(job_id)
+    attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
+    began = job.started_at or job.heartbeat_at or now
+    common: dict[str, Any] = {
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "failure_reason": reason,
+        "error": error,
+        "finished_at": now,
+        "duration": now - began,
+        "attempts": attempts,
+    }
+    if recipes is not None:
+        common["recipes"] = recipes
+    may_retry = (
+        retryable
+        and final_status == Status.FAILED
+        and attempts < job.max_attempts
+        and (settings.REQUEUE_ON_FAILURE or not count_attempt)
+    )
+    if may_retry:
+        delay = retry_delay(
+            max(1, attempts),
+            base_seconds=settings.RETRY_BACKOFF_BASE_SEC,
+            max_seconds=settings.RETRY_BACKOFF_MAX_SEC,
+        )
+        return _move(
+            job,
+            Status.RETRY,
+            actor=worker_id,
+            now=now,
+            lease_owner_must_be=worker_id,
+            message=error[:500],
+            data={"reason": reason, "retry_in_seconds": round(delay.total_seconds(), 1)},
+            next_attempt_at=now + delay,
+            **common,
+        )
+    return _move(
+        job,
+        final_status,
+        actor=worker_id,
+        now=now,
+        lease_owner_must_be=worker_id,
+        message=error[:500],
+        data={"reason": reason},
+        **common,
+    )
+
+
+@transaction.atomic
+def release(job_id: int, worker_id: str, *, now: datetime | None = None) -> BuildJob:
+    """Give a job back unbuilt (graceful shutdown): pending again, the attempt refunded."""
+    now = _now(now)
+    job = _leased_job(job_id)
+    return _move(
+        job,
+        Status.PENDING,
+        actor=worker_id,
+        now=now,
+        message="released by worker",
+        lease_owner_must_be=worker_id,
+        lease_owner="",
+        lease_expires_at=None,
+        attempts=max(0, job.attempts - 1),
+        next_attempt_at=now,
+    )
+
+
+# --- Operator actions ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def cancel(job: BuildJob, *, actor: str, now: datetime | None = None) -> BuildJob:
+    """Cancel an active job; a worker building it sees the cancel at its next heartbeat."""
+    if job.is_final:
+        raise QueueError(
+            f"build job {job.pk} is already {job.status}; only active jobs can be cancelled"
+        )
+    now = _now(now)
+    return _move(
+        job,
+        Status.CANCELLED,
+        actor=actor,
+        now=now,
+        message="cancelled by operator",
+        lease_owner="",
+        lease_expires_at=None,
+        failure_reason=Reason.CANCELLED,
+        finished_at=now,
+    )
+
+
+@transaction.atomic
+def retry(job: BuildJob, *, actor: str, now: datetime | None = None) -> BuildJob:
+    """Put a finished, unsuccessful job back in the queue with a fresh set of attempts."""
+    if job.status in BuildJob.ACTIVE or job.status in BuildJob.SUCCEEDED:
+        raise QueueError(
+            f"build job {job.pk} is {job.status}; only failed, cancelled, missing or skipped "
+            "jobs can be retried"
+        )
+    now = _now(now)
+    try:
+        with transaction.atomic():
+            return _move(
+                job,
+                Status.PENDING,
+                actor=actor,
+                now=now,
+                message="retried by operator",
+                attempts=0,
+                next_attempt_at=now,
+                enqueued_at=now,
+            )
+    except IntegrityError:
+        raise QueueError(
+            f"{job.name}=={job.version} for {job.target} already has an active build job"
+        ) from None
+
+
+@transaction.atomic
+def mark_missing(
+    job: BuildJob, *, reason: str, actor: str, now: datetime | None = None
+) -> BuildJob:
+    """A dependency of this job cannot be had, so it cannot be built (yet)."""
+    return _move(
+        job,
+        Status.MISSING,
+        actor=actor,
+        now=_now(now),
+        message=reason,
+        failure_reason=Reason.DEPENDENCY_FAILED,
+        error=reason,
+    )
+
+
+def reap_expired_leases(
+    *, now: datetime | None = None, job_ids: list[int] | None = None
+) -> ReapResult:
+    """Return jobs whose worker stopped heartbeating to the queue, or fail them when spent.
+
+    The attempt the vanished worker used stays counted. ``job_ids`` limits the
+    sweep (the admin's "requeue expired" on a selection).
+    """
+    now = _now(now)
+    expired = BuildJob.objects.filter(status__in=BuildJob.LEASED_STATUSES, lease_expires_at__lt=now)
+    if job_ids is not None:
+        expired = expired.filter(pk__in=job_ids)
+    requeued = failed = 0
+    for job_id in expired.values_list("pk", flat=True).order_by("lease_expires_at")[:1000]:
+        with transaction.atomic():
+            job = (
+                BuildJob.objects.select_for_update(skip_locked=supports_skip_locked())
+                .filter(pk=job_id, status__in=BuildJob.LEASED_STATUSES, lease_expires_at__lt=now)
+                .first()
+            )
+            if job is None:  # Heartbeat or report arrived after all, or another reaper took it.
+                continue
+            owner = job.lease_owner
+            message = f"lease of {owner} expired at {job.lease_expires_at:%Y-%m-%d %H:%M:%S}Z"
+            common: dict[str, Any] = {
+                "lease_owner": "",
+                "lease_expires_at": None,
+                "failure_reason": Reason.LEASE_EXPIRED,
+                "error": message,
+            }
+            if job.attempts < job.max_attempts:
+                delay = retry_delay(
+                    max(1, job.attempts),
+                    base_seconds=settings.RETRY_BACKOFF_BASE_SEC,
+                    max_seconds=settings.RETRY_BACKOFF_MAX_SEC,
+                )
+                _move(
+                    job,
+                    Status.RETRY,
+                    actor="reaper",
+                    now=now,
+                    message=message,
+                    data={"worker": owner, "attempt": job.attempts},
+                    next_attempt_at=now + delay,
+                    **common,
+                )
+                requeued += 1
+            else:
+                _move(
+                    job,
+                    Status.FAILED,
+                    actor="reaper",
+                    now=now,
+                    message=f"{message}; no attempts left ({job.attempts}/{job.max_attempts})",
+                    data={"worker": owner, "attempt": job.attempts},
+                    finished_at=now,
+                    **common,
+                )
+                failed += 1
+    if requeued or failed:
+        logger.info("reaper: %d expired build leases requeued, %d failed", requeued, failed)
+    return ReapResult(requeued=requeued, failed=failed)

@@ -1,0 +1,82 @@
+"""The hint catalog: log patterns that recognise a build failure and recipes that fix it."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from hints.recipes import validate_recipes
+
+
+def validate_pattern(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"pattern is not a valid regular expression: {exc}") from None
+
+
+class Hint(models.Model):
+    """A log regex and the recipes to apply when a failed build's log matches it."""
+
+    class Scope(models.TextChoices):
+        GLOBAL = "global", "every package"
+        PACKAGE = "package", "one package"
+
+    class Source(models.TextChoices):
+        SEEDED = "seeded"
+        MANUAL = "manual"
+        AUTO = "auto"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    pattern = models.TextField(
+        validators=[validate_pattern], help_text="Python regular expression."
+    )
+    recipes = models.JSONField(default=list, validators=[validate_recipes])
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.GLOBAL)
+    package = models.CharField(
+        max_length=200, blank=True, help_text="Normalized project name when scope is package."
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    enabled = models.BooleanField(default=True)
+    hit_count = models.PositiveIntegerField(
+        default=0, help_text="Failed builds the pattern matched."
+    )
+    success_count = models.PositiveIntegerField(
+        default=0, help_text="Retries with these recipes that then built."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="global", package="") | (Q(scope="package") & ~Q(package=""))),
+                name="hint_package_iff_package_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(success_count__lte=models.F("hit_count")),
+                name="hint_successes_within_hits",
+            ),
+        ]
+        indexes = [
+            # Log matcher: the enabled hints for one package plus the global ones.
+            models.Index(
+                fields=["scope", "package"],
+                name="hint_enabled_scope_idx",
+                condition=Q(enabled=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.scope == self.Scope.PACKAGE and not self.package:
+            raise ValidationError({"package": "a package-scoped hint needs a package name"})
+        if self.scope == self.Scope.GLOBAL and self.package:
+            raise ValidationError({"package": "a global hint must not name a package"})

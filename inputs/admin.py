@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from inputs.models import PendingInput
+from inputs.plan_queue import PlanQueueError, enqueue_plan, replan
+from refinery.lib.state_machine import IllegalTransition
+
+
+@admin.register(PendingInput)
+class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
+    list_display = (
+        "id",
+        "original_filename",
+        "kind",
+        "status",
+        "priority",
+        "python_version",
+        "platform_tag",
+        "size",
+        "lease_owner",
+        "created_at",
+    )
+    list_filter = ("status", "kind", "priority", "platform_tag", "created_at")
+    search_fields = ("original_filename", "sha256", "error")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "kind",
+        "original_filename",
+        "sha256",
+        "size",
+        "storage_key",
+        "parsed",
+        "status",
+        "error",
+        "plan_queued_at",
+        "plan_attempts",
+        "lease_owner",
+        "lease_expires_at",
+        "plan_started_at",
+        "plan_finished_at",
+        "created_at",
+        "updated_at",
+    )
+    actions = ("enqueue_plan_action", "replan_action")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Inputs arrive through the upload service, which validates them.
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[PendingInput],
+        operation: Callable[[PendingInput], PendingInput],
+        verb: str,
+    ) -> None:
+        done = 0
+        for pending in queryset:
+            try:
+                operation(pending)
+                done += 1
+            except (PlanQueueError, IllegalTransition) as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        if done:
+            self.message_user(
+                request, f"{verb}: {done} input(s) queued for planning", messages.SUCCESS
+            )
+
+    @admin.action(description="Enqueue selected pending inputs for planning")
+    def enqueue_plan_action(self, request: HttpRequest, queryset: QuerySet[PendingInput]) -> None:
+        self._each(request, queryset, enqueue_plan, "enqueue plan")
+
+    @admin.action(description="Replan selected inputs")
+    def replan_action(self, request: HttpRequest, queryset: QuerySet[PendingInput]) -> None:
+        self._each(request, queryset, replan, "replan")

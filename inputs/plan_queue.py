@@ -1,0 +1,261 @@
+"""The plan queue: inputs waiting to be planned, popped by plan workers under a lease.
+
+An input in ``planning`` with no ``lease_owner`` waits in the queue; popping it
+sets the lease. The planner reports back with ``mark_planned`` or
+``mark_planning_failed``; an expired lease puts the input back in the queue
+(attempt counted) or fails it once ``PLAN_MAX_ATTEMPTS`` are spent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Avg, Count, F, Min, Q
+from django.utils import timezone
+
+from inputs.models import PendingInput
+from refinery.lib.db import supports_skip_locked
+from refinery.lib.queue_stats import QueueStats
+
+logger = logging.getLogger(__name__)
+
+Status = PendingInput.Status
+REPLANNABLE = (Status.PLANNED, Status.QUEUED, Status.BUILD_QUEUED, Status.FAILED)
+
+
+class PlanQueueError(Exception):
+    """An operation the plan queue refuses, with a message fit for an operator."""
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else timezone.now()
+
+
+def get_input(input_id: int) -> PendingInput:
+    try:
+        return PendingInput.objects.get(pk=input_id)
+    except PendingInput.DoesNotExist:
+        raise PlanQueueError(f"pending input {input_id} does not exist") from None
+
+
+@transaction.atomic
+def enqueue_plan(pending: PendingInput, *, now: datetime | None = None) -> PendingInput:
+    """Put a freshly uploaded input in the plan queue (pending -> planning)."""
+    if pending.status != Status.PENDING:
+        verb = "replan it" if pending.status in REPLANNABLE else "wait for it to finish"
+        raise PlanQueueError(
+            f"pending input {pending.pk} is {pending.status}, not pending; {verb} instead"
+        )
+    pending.transition_to(Status.PLANNING, plan_queued_at=_now(now), plan_attempts=0, error="")
+    return pending
+
+
+@transaction.atomic
+def replan(pending: PendingInput, *, now: datetime | None = None) -> PendingInput:
+    """Queue an input that was planned (or failed) for a new plan version."""
+    if pending.status not in REPLANNABLE:
+        raise PlanQueueError(
+            f"pending input {pending.pk} is {pending.status}; only planned, queued, "
+            "build_queued or failed inputs can be replanned"
+        )
+    pending.transition_to(
+        Status.PLANNING,
+        plan_queued_at=_now(now),
+        plan_attempts=0,
+        error="",
+        plan_started_at=None,
+        plan_finished_at=None,
+    )
+    return pending
+
+
+_POP_SQL = """
+WITH picked AS (
+    SELECT id FROM {table}
+    WHERE status = 'planning' AND lease_owner = ''
+    ORDER BY priority DESC, plan_queued_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {table} AS t
+   SET lease_owner = %(worker)s, lease_expires_at = %(expires)s, plan_started_at = %(now)s,
+       plan_attempts = t.plan_attempts + 1, updated_at = %(now)s
+  FROM picked
+ WHERE t.id = picked.id
+RETURNING t.*
+"""
+
+
+def pop_for_planning(
+    worker_id: str, max_n: int = 1, *, lease_seconds: int | None = None, now: datetime | None = None
+) -> list[PendingInput]:
+    """Lease up to ``max_n`` queued inputs to a plan worker, highest priority then oldest first."""
+    if not worker_id or len(worker_id) > 200:
+        raise PlanQueueError("worker_id must be 1 to 200 characters")
+    if max_n < 1:
+        raise PlanQueueError("max must be at least 1")
+    now = _now(now)
+    expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
+    if supports_skip_locked():
+        sql = _POP_SQL.format(table=PendingInput._meta.db_table)
+        params = {"limit": max_n, "worker": worker_id, "expires": expires, "now": now}
+        popped = list(PendingInput.objects.raw(sql, params))
+        return sorted(popped, key=lambda p: (-p.priority, p.plan_queued_at or now, p.pk))
+    with transaction.atomic():  # SQLite: BEGIN IMMEDIATE serializes claimers.
+        ids = list(
+            PendingInput.objects.filter(status=Status.PLANNING, lease_owner="")
+            .order_by("-priority", "plan_queued_at", "id")
+            .values_list("id", flat=True)[:max_n]
+        )
+        PendingInput.objects.filter(id__in=ids, lease_owner="").update(
+            lease_owner=worker_id,
+            lease_expires_at=expires,
+            plan_started_at=now,
+            plan_attempts=F("plan_attempts") + 1,
+            updated_at=now,
+        )
+        return list(
+            PendingInput.objects.filter(id__in=ids).order_by("-priority", "plan_queued_at", "id")
+        )
+
+
+def _held(pending_id: int, worker_id: str) -> PendingInput:
+    pending = get_input(pending_id)
+    if pending.status != Status.PLANNING or pending.lease_owner != worker_id:
+        raise PlanQueueError(
+            f"pending input {pending_id} is {pending.status} and leased to "
+            f"{pending.lease_owner or 'nobody'}, not {worker_id}"
+        )
+    return pending
+
+
+@transaction.atomic
+def heartbeat_planning(
+    pending_id: int,
+    worker_id: str,
+    *,
+    lease_seconds: int | None = None,
+    now: datetime | None = None,
+) -> PendingInput:
+    now = _now(now)
+    expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
+    updated = PendingInput.objects.filter(
+        pk=pending_id, status=Status.PLANNING, lease_owner=worker_id
+    ).update(lease_expires_at=expires, updated_at=now)
+    if updated != 1:
+        _held(pending_id, worker_id)  # Raises with the current owner and status.
+    return get_input(pending_id)
+
+
+@transaction.atomic
+def mark_planned(pending_id: int, worker_id: str, *, now: datetime | None = None) -> PendingInput:
+    """The plan worker saved a plan for this input: planning -> planned, lease released."""
+    pending = _held(pending_id, worker_id)
+    pending.transition_to(
+        Status.PLANNED, lease_owner="", lease_expires_at=None, plan_finished_at=_now(now), error=""
+    )
+    return pending
+
+
+@transaction.atomic
+def mark_planning_failed(
+    pending_id: int, worker_id: str, error: str, *, now: datetime | None = None
+) -> PendingInput:
+    """Planning failed for a reason a retry cannot fix (a conflict, an unknown package)."""
+    pending = _held(pending_id, worker_id)
+    pending.transition_to(
+        Status.FAILED,
+        lease_owner="",
+        lease_expires_at=None,
+        plan_finished_at=_now(now),
+        error=error,
+    )
+    return pending
+
+
+@transaction.atomic
+def release_planning(
+    pending_id: int, worker_id: str, *, now: datetime | None = None
+) -> PendingInput:
+    """Give an input back to the queue unplanned (worker shutdown); the attempt is refunded."""
+    pending = _held(pending_id, worker_id)
+    PendingInput.objects.filter(pk=pending.pk, lease_owner=worker_id).update(
+        lease_owner="",
+        lease_expires_at=None,
+        plan_started_at=None,
+        plan_attempts=F("plan_attempts") - 1,
+        updated_at=_now(now),
+    )
+    pending.refresh_from_db()
+    return pending
+
+
+def reap_expired_plan_leases(*, now: datetime | None = None) -> tuple[int, int]:
+    """Requeue inputs whose plan worker vanished, fail those out of attempts; (requeued, failed)."""
+    now = _now(now)
+    requeued = failed = 0
+    expired = PendingInput.objects.filter(status=Status.PLANNING, lease_expires_at__lt=now).exclude(
+        lease_owner=""
+    )
+    for pending_id in expired.values_list("pk", flat=True)[:1000]:
+        with transaction.atomic():
+            pending = (
+                PendingInput.objects.select_for_update(skip_locked=supports_skip_locked())
+                .filter(pk=pending_id, status=Status.PLANNING, lease_expires_at__lt=now)
+                .exclude(lease_owner="")
+                .first()
+            )
+            if pending is None:
+                continue
+            message = f"plan worker {pending.lease_owner} lost its lease"
+            if pending.plan_attempts < settings.PLAN_MAX_ATTEMPTS:
+                PendingInput.objects.filter(pk=pending.pk).update(
+                    lease_owner="", lease_expires_at=None, error=message, updated_at=now
+                )
+                requeued += 1
+            else:
+                pending.transition_to(
+                    Status.FAILED,
+                    lease_owner="",
+                    lease_expires_at=None,
+                    plan_finished_at=now,
+                    error=f"{message}; no attempts left ({pending.plan_attempts})",
+                )
+                failed += 1
+    if requeued or failed:
+        logger.info("reaper: %d expired plan leases requeued, %d failed", requeued, failed)
+    return requeued, failed
+
+
+def plan_queue_stats(*, now: datetime | None = None) -> QueueStats:
+    now = _now(now)
+    since = now - timedelta(hours=24)
+    depth = dict(PendingInput.objects.values_list("status").annotate(n=Count("id")).order_by())
+    aggregates = PendingInput.objects.aggregate(
+        waiting=Count("id", filter=Q(status=Status.PLANNING, lease_owner="")),
+        oldest=Min("plan_queued_at", filter=Q(status=Status.PLANNING, lease_owner="")),
+        leases=Count("id", filter=Q(status=Status.PLANNING, lease_expires_at__gte=now)),
+        planned=Count(
+            "id",
+            filter=Q(plan_finished_at__gte=since)
+            & Q(status__in=[Status.PLANNED, Status.QUEUED, Status.BUILD_QUEUED]),
+        ),
+        failed=Count("id", filter=Q(plan_finished_at__gte=since, status=Status.FAILED)),
+        average=Avg(
+            F("plan_finished_at") - F("plan_started_at"),
+            filter=Q(plan_finished_at__gte=since, plan_started_at__isnull=False),
+        ),
+    )
+    return QueueStats(
+        name="plan",
+        depth_by_status={status: depth.get(status, 0) for status in Status.values},
+        waiting=aggregates["waiting"],
+        oldest_waiting_age=now - aggregates["oldest"] if aggregates["oldest"] else None,
+        active_leases=aggregates["leases"],
+        succeeded_24h=aggregates["planned"],
+        failed_24h=aggregates["failed"],
+        average_duration_24h=aggregates["average"],
+    )

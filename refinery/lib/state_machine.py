@@ -1,0 +1,88 @@
+"""Guarded status transitions shared by the models that own a state machine.
+
+A transition is one ``UPDATE … WHERE pk = %s AND status = <expected>``: if another
+process moved the row first, the update touches no row and we raise instead of
+overwriting its decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+Transitions = Mapping[str, frozenset[str]]
+
+
+class IllegalTransition(Exception):
+    """A status change the state machine does not allow."""
+
+    def __init__(self, model: str, pk: object, current: str, target: str) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(f"{model} {pk}: illegal transition from {current!r} to {target!r}")
+
+
+class TransitionConflict(IllegalTransition):
+    """The row left the expected status while we were deciding (a concurrent writer won)."""
+
+    def __init__(self, model: str, pk: object, expected: str, actual: str, target: str) -> None:
+        super().__init__(model, pk, actual, target)
+        self.args = (
+            f"{model} {pk}: expected status {expected!r} to move to {target!r}, "
+            f"but it is now {actual!r}",
+        )
+
+
+def check_transition(
+    transitions: Transitions, model: str, pk: object, current: str, target: str
+) -> None:
+    if target not in transitions.get(current, frozenset()):
+        raise IllegalTransition(model, pk, current, target)
+
+
+def transition(
+    instance: models.Model,
+    transitions: Transitions,
+    target: str,
+    *,
+    extra_filter: Mapping[str, Any] | None = None,
+    **changes: Any,
+) -> None:
+    """Move ``instance`` to ``target`` with a guarded update and refresh it in memory.
+
+    ``extra_filter`` adds conditions the row must still meet (for instance the lease
+    owner), so a worker that lost its lease cannot report over the new owner.
+    """
+    model_cls = type(instance)
+    name = model_cls.__name__
+    current: str = instance.status  # type: ignore[attr-defined]
+    check_transition(transitions, name, instance.pk, current, target)
+    values = {"status": target, "updated_at": timezone.now(), **changes}
+    updated = model_cls._default_manager.filter(
+        pk=instance.pk, status=current, **(extra_filter or {})
+    ).update(**values)
+    if updated != 1:
+        actual = (
+            model_cls._default_manager.filter(pk=instance.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if actual == current:
+            raise StaleLease(name, instance.pk, current, target)
+        raise TransitionConflict(name, instance.pk, current, str(actual), target)
+    for field, value in values.items():
+        setattr(instance, field, value)
+
+
+class StaleLease(IllegalTransition):
+    """The status matched but another condition (usually the lease owner) did not."""
+
+    def __init__(self, model: str, pk: object, current: str, target: str) -> None:
+        super().__init__(model, pk, current, target)
+        self.args = (
+            f"{model} {pk}: cannot move from {current!r} to {target!r}: "
+            "the caller no longer holds the lease",
+        )

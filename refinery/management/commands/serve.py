@@ -1,0 +1,75 @@
+"""Run the refinery in the foreground: daphne (HTTP + WebSocket) and a django-q2 cluster."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+_GRACE_SECONDS = 30
+
+
+class Command(BaseCommand):
+    help = "Serve the web app with daphne and run the task cluster beside it until interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", default="8000")
+        parser.add_argument("--no-cluster", action="store_true", help="web server only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port = options["port"]
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise CommandError(f"--port {port!r} is not a TCP port number")
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        commands = {
+            "web": [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                options["host"],
+                "-p",
+                port,
+                "refinery.asgi:application",
+            ],
+        }
+        if not options["no_cluster"]:
+            commands["cluster"] = [sys.executable, manage, "qcluster"]
+        children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+        self.stdout.write(f"refinery on http://{options['host']}:{port}/ (admin at /admin/)")
+
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exited: tuple[str, int] | None = None
+        while not stopping and exited is None:
+            for name, child in children.items():
+                code = child.poll()
+                if code is not None:
+                    exited = (name, code)
+                    break
+            time.sleep(0.2)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)  # q2 finishes running tasks on SIGTERM.
+        deadline = time.monotonic() + _GRACE_SECONDS
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if exited is not None and not stopping:
+            raise CommandError(f"{exited[0]} exited with status {exited[1]}; stopped the rest")

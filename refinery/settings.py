@@ -1,0 +1,297 @@
+"""Settings for the Wheel Refinery, read from the environment.
+
+Every value comes through ``refinery.lib.env.Env``, which raises
+``ImproperlyConfigured`` naming the variable when a value is malformed.
+Embedded defaults (nothing set): SQLite under ``var/``, the django-q2 ORM broker,
+an in-process channel layer, filesystem storage under ``var/``, the local runner.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from refinery.lib.env import Env
+
+# Lets admin.ModelAdmin[Model] and QuerySet[Model] be subscripted at runtime, as mypy sees them.
+django_stubs_ext.monkeypatch()
+
+env = Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.text("VAR_DIR", str(BASE_DIR / "var")))
+
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY, or a random key kept in var/ so sessions survive restarts."""
+    configured = env.secret("DJANGO_SECRET_KEY")
+    if configured is not None:
+        return configured
+    key_file = VAR_DIR / "secret-key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key, encoding="utf-8")
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.flag("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = [
+    host
+    for host in re.split(r"[\s,]+", env.text("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]"))
+    if host
+]
+CSRF_TRUSTED_ORIGINS = env.url_list("CSRF_TRUSTED_ORIGINS", schemes=("http", "https"))
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "refinery",
+    "inputs",
+    "plans",
+    # builds after plans: builds/admin.py extends the Plan admin with its build actions.
+    "builds",
+    "hints",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "refinery.urls"
+ASGI_APPLICATION = "refinery.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+
+
+def _database() -> dict[str, Any]:
+    default_url = f"sqlite:///{VAR_DIR / 'refinery.sqlite3'}"
+    url = env.text("DATABASE_URL", default_url)
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL={url!r} is not usable: {exc}") from None
+    engine = config.get("ENGINE", "")
+    if engine == "django.db.backends.sqlite3":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE takes the write lock at BEGIN, so two claimers never deadlock
+        # upgrading read locks; WAL lets the web server read while a worker writes.
+        config["CONN_MAX_AGE"] = 0
+        # A file, not shared-cache memory, so test threads wait on the lock like real workers.
+        config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif engine != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={url!r} names an unsupported database; use postgres:// or sqlite://"
+        )
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Broker, channel layer ---------------------------------------------------------
+
+REDIS_URL = env.url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+
+PLAN_POOL_SIZE = env.integer("PLAN_POOL_SIZE", 1, minimum=1, maximum=64)
+BUILD_POOL_SIZE = env.integer("BUILD_POOL_SIZE", 2, minimum=1, maximum=256)
+RUNNER_TIMEOUT_SEC = env.integer("RUNNER_TIMEOUT_SEC", 3600, minimum=10, maximum=7 * 24 * 3600)
+
+Q_CLUSTER: dict[str, Any] = {
+    "name": "refinery",
+    "workers": env.integer("Q_WORKERS", max(2, PLAN_POOL_SIZE + 1), minimum=1, maximum=64),
+    # A q2 task may run a whole build; q2 requires retry > timeout.
+    "timeout": RUNNER_TIMEOUT_SEC + 300,
+    "retry": RUNNER_TIMEOUT_SEC + 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "ack_failures": True,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+    CHANNEL_LAYERS: dict[str, Any] = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 0.5
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Storage ---------------------------------------------------------------------------
+
+MEDIA_ROOT = Path(env.text("STORAGE_ROOT", str(VAR_DIR / "storage")))
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at every start without it
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+_OBJECT_STORE_NAMES = (
+    "OBJECT_STORE_BUCKET",
+    "OBJECT_STORE_ENDPOINT",
+    "OBJECT_STORE_ACCESS_KEY",
+    "OBJECT_STORE_SECRET_KEY",
+    "OBJECT_STORE_REGION",
+)
+
+
+def _default_storage() -> dict[str, Any]:
+    configured = [name for name in _OBJECT_STORE_NAMES if env.is_set(name)]
+    configured += ["OBJECT_STORE_SECRET_KEY"] if env.is_set("OBJECT_STORE_SECRET_KEY_FILE") else []
+    if not configured:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT},
+        }
+    bucket = env.optional_text("OBJECT_STORE_BUCKET")
+    if bucket is None:
+        raise ImproperlyConfigured(f"OBJECT_STORE_BUCKET is required when {configured[0]} is set")
+    access_key = env.optional_text("OBJECT_STORE_ACCESS_KEY")
+    secret_key = env.secret("OBJECT_STORE_SECRET_KEY")
+    if (access_key is None) != (secret_key is None):
+        raise ImproperlyConfigured(
+            "OBJECT_STORE_ACCESS_KEY and OBJECT_STORE_SECRET_KEY must be set together"
+        )
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": env.url("OBJECT_STORE_ENDPOINT", None, schemes=("http", "https")),
+        "access_key": access_key,
+        "secret_key": secret_key,
+        "region_name": env.optional_text("OBJECT_STORE_REGION"),
+        "location": env.text("OBJECT_STORE_PREFIX", ""),
+        "file_overwrite": False,
+        "querystring_expire": env.integer("OBJECT_STORE_URL_EXPIRY_SEC", 300, minimum=10),
+        "addressing_style": env.choice(
+            "OBJECT_STORE_ADDRESSING", "path", ("path", "virtual", "auto")
+        ),
+        "signature_version": "s3v4",
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES = {
+    "default": _default_storage(),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Auth, i18n -----------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+}
+
+# --- The refinery (names from the seed documents) ---------------------------------------
+
+AUTO_PLAN = env.flag("AUTO_PLAN", True)
+AUTO_BUILD = env.flag("AUTO_BUILD", True)
+
+_HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+PYTHON_VERSION = env.matching(
+    "PYTHON_VERSION",
+    _HOST_PYTHON,
+    re.compile(r"3\.\d{1,2}(\.\d{1,3})?"),
+    "a CPython version such as 3.11 or 3.11.7",
+)
+PLATFORM_TAG = env.matching(
+    "PLATFORM_TAG",
+    f"manylinux_2_17_{platform.machine()}",
+    re.compile(
+        r"(manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux2014|linux)"
+        r"_(x86_64|aarch64|s390x|ppc64le|i686|armv7l)"
+    ),
+    "a Linux platform tag such as manylinux_2_17_s390x",
+)
+INDEX_URL = env.url("INDEX_URL", "https://pypi.org/simple/", schemes=("http", "https"))
+EXTRA_INDEX_URL = env.url_list("EXTRA_INDEX_URL", schemes=("http", "https"))
+UPGRADE_STRATEGY = env.choice("UPGRADE_STRATEGY", "pinned", ("pinned", "eager"))
+
+REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)
+MAX_REQUEUE_ATTEMPTS = env.integer("MAX_REQUEUE_ATTEMPTS", 3, minimum=0, maximum=100)
+RETRY_BACKOFF_BASE_SEC = env.integer("RETRY_BACKOFF_BASE_SEC", 30, minimum=1, maximum=3600)
+RETRY_BACKOFF_MAX_SEC = env.integer("RETRY_BACKOFF_MAX_SEC", 3600, minimum=1, maximum=7 * 24 * 3600)
+BUILD_LEASE_SEC = env.integer("BUILD_LEASE_SEC", 300, minimum=5, maximum=24 * 3600)
+PLAN_LEASE_SEC = env.integer("PLAN_LEASE_SEC", 600, minimum=5, maximum=24 * 3600)
+PLAN_MAX_ATTEMPTS = env.integer("PLAN_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
+
+WORKER_TOKEN = env.secret("WORKER_TOKEN")
+
+if RETRY_BACKOFF_MAX_SEC < RETRY_BACKOFF_BASE_SEC:
+    raise ImproperlyConfigured(
+        f"RETRY_BACKOFF_MAX_SEC={RETRY_BACKOFF_MAX_SEC} is below "
+        f"RETRY_BACKOFF_BASE_SEC={RETRY_BACKOFF_BASE_SEC}"
+    )
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    },
+}

@@ -1,0 +1,112 @@
+"""The plan queue: enqueue, pop under a lease, report, replan, and reaping of vanished planners."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from inputs import plan_queue
+from inputs.models import PendingInput
+from refinery.lib.priority import Priority
+from tests.factories import PendingInputFactory
+
+pytestmark = pytest.mark.django_db
+
+Status = PendingInput.Status
+
+
+def test_an_input_waits_in_pending_until_enqueued_and_only_then_can_be_popped():
+    pending = PendingInputFactory()
+    assert plan_queue.pop_for_planning("planner") == []
+
+    plan_queue.enqueue_plan(pending)
+
+    (popped,) = plan_queue.pop_for_planning("planner")
+    assert popped.pk == pending.pk
+    assert (popped.status, popped.lease_owner, popped.plan_attempts) == (
+        Status.PLANNING,
+        "planner",
+        1,
+    )
+    assert plan_queue.pop_for_planning("another") == []
+
+
+def test_pop_takes_higher_priority_first_then_the_longest_waiting():
+    now = timezone.now()
+    low = plan_queue.enqueue_plan(
+        PendingInputFactory(priority=Priority.LOW), now=now - timedelta(hours=1)
+    )
+    old = plan_queue.enqueue_plan(PendingInputFactory(), now=now - timedelta(minutes=10))
+    new = plan_queue.enqueue_plan(PendingInputFactory(), now=now)
+    high = plan_queue.enqueue_plan(PendingInputFactory(priority=Priority.HIGH), now=now)
+
+    popped = plan_queue.pop_for_planning("planner", max_n=10, now=now)
+
+    assert [p.pk for p in popped] == [high.pk, old.pk, new.pk, low.pk]
+
+
+def test_planned_and_failed_reports_release_the_lease():
+    first, second = (plan_queue.enqueue_plan(PendingInputFactory()) for _ in range(2))
+    plan_queue.pop_for_planning("planner", max_n=2)
+
+    planned = plan_queue.mark_planned(first.pk, "planner")
+    failed = plan_queue.mark_planning_failed(second.pk, "planner", "six==9 does not exist")
+
+    assert (planned.status, planned.lease_owner) == (Status.PLANNED, "")
+    assert (failed.status, failed.error) == (Status.FAILED, "six==9 does not exist")
+    assert planned.plan_finished_at is not None
+
+
+def test_a_report_from_a_worker_without_the_lease_is_refused():
+    pending = plan_queue.enqueue_plan(PendingInputFactory())
+    plan_queue.pop_for_planning("planner-a")
+    with pytest.raises(plan_queue.PlanQueueError, match="leased to planner-a, not planner-b"):
+        plan_queue.mark_planned(pending.pk, "planner-b")
+
+
+def test_enqueue_refuses_an_input_that_is_not_pending_and_says_what_to_do():
+    planned = PendingInputFactory(status=Status.PLANNED)
+    with pytest.raises(plan_queue.PlanQueueError, match="replan it instead"):
+        plan_queue.enqueue_plan(planned)
+
+
+def test_replan_puts_a_failed_input_back_in_the_queue_with_fresh_attempts():
+    failed = PendingInputFactory(status=Status.FAILED, error="conflict", plan_attempts=3)
+    plan_queue.replan(failed)
+    failed.refresh_from_db()
+    assert (failed.status, failed.error, failed.plan_attempts) == (Status.PLANNING, "", 0)
+    assert plan_queue.pop_for_planning("planner")[0].pk == failed.pk
+
+
+def test_replan_refuses_an_input_still_waiting_to_be_planned():
+    with pytest.raises(plan_queue.PlanQueueError, match="only planned, queued"):
+        plan_queue.replan(PendingInputFactory())
+
+
+@override_settings(PLAN_MAX_ATTEMPTS=2)
+def test_a_vanished_planner_loses_the_input_to_the_queue_until_attempts_run_out():
+    pending = plan_queue.enqueue_plan(PendingInputFactory())
+    now = timezone.now()
+    plan_queue.pop_for_planning("planner-a", lease_seconds=30, now=now)
+
+    assert plan_queue.reap_expired_plan_leases(now=now + timedelta(seconds=31)) == (1, 0)
+    pending.refresh_from_db()
+    assert (pending.status, pending.lease_owner) == (Status.PLANNING, "")
+    assert "planner-a" in pending.error
+
+    plan_queue.pop_for_planning("planner-b", lease_seconds=30, now=now)
+    assert plan_queue.reap_expired_plan_leases(now=now + timedelta(seconds=31)) == (0, 1)
+    pending.refresh_from_db()
+    assert pending.status == Status.FAILED
+    assert "no attempts left (2)" in pending.error
+
+
+def test_a_released_input_goes_back_to_the_queue_with_its_attempt_refunded():
+    pending = plan_queue.enqueue_plan(PendingInputFactory())
+    plan_queue.pop_for_planning("planner")
+    released = plan_queue.release_planning(pending.pk, "planner")
+    assert (released.lease_owner, released.plan_attempts) == ("", 0)
+    assert plan_queue.pop_for_planning("other")[0].pk == pending.pk

@@ -1,0 +1,97 @@
+"""Every status change a state machine does not list is refused, naming both states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from builds.models import BuildJob
+from inputs.models import PendingInput
+from plans.models import Plan, PlanInput
+from refinery.lib.state_machine import IllegalTransition, TransitionConflict
+from tests.factories import BuildJobFactory, PendingInputFactory, PlanFactory, PlanInputFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _illegal(model: Any) -> list[tuple[str, str]]:
+    statuses = model.Status.values
+    return [
+        (current, target)
+        for current in statuses
+        for target in statuses
+        if target not in model.TRANSITIONS[current]
+    ]
+
+
+MACHINES: dict[str, tuple[Any, Callable[[str], Any]]] = {
+    "BuildJob": (BuildJob, lambda status: BuildJobFactory(status=status)),
+    "PendingInput": (
+        PendingInput,
+        lambda status: PendingInputFactory(status=status, lease_owner="", lease_expires_at=None),
+    ),
+    "Plan": (Plan, lambda status: PlanFactory(status=status)),
+    "PlanInput": (PlanInput, lambda status: PlanInputFactory(status=status)),
+}
+
+CASES = [
+    pytest.param(name, current, target, id=f"{name}:{current}->{target}")
+    for name, (model, _) in MACHINES.items()
+    for current, target in _illegal(model)
+]
+
+
+def test_every_status_of_every_machine_has_a_transition_entry():
+    for model, _ in MACHINES.values():
+        assert set(model.TRANSITIONS) == set(model.Status.values)
+        for targets in model.TRANSITIONS.values():
+            assert targets <= set(model.Status.values)
+
+
+@pytest.mark.parametrize(("machine", "current", "target"), CASES)
+def test_an_illegal_transition_is_refused_and_changes_nothing(machine, current, target):
+    model, make = MACHINES[machine]
+    instance = make(current)
+
+    with pytest.raises(IllegalTransition) as refused:
+        instance.transition_to(target)
+
+    assert f"from {current!r} to {target!r}" in str(refused.value)
+    assert model.objects.get(pk=instance.pk).status == current
+
+
+def test_a_transition_from_a_stale_copy_is_refused_instead_of_overwriting():
+    job = BuildJobFactory()
+    stale = BuildJob.objects.get(pk=job.pk)
+    job.transition_to(BuildJob.Status.CANCELLED)
+
+    with pytest.raises(TransitionConflict, match=r"expected status 'pending'.*now 'cancelled'"):
+        stale.transition_to(BuildJob.Status.SKIPPED_KNOWN_FAILURE)
+    assert BuildJob.objects.get(pk=job.pk).status == BuildJob.Status.CANCELLED
+
+
+def test_the_seed_statuses_are_exactly_the_ones_modelled():
+    assert set(PendingInput.Status.values) == {
+        "pending",
+        "planning",
+        "planned",
+        "queued",
+        "build_queued",
+        "failed",
+    }
+    assert set(BuildJob.Status.values) == {
+        "pending",
+        "leased",
+        "building",
+        "retry",
+        "built",
+        "failed",
+        "cached",
+        "reused",
+        "missing",
+        "skipped_known_failure",
+        "system_recipe_failed",
+        "cancelled",
+    }
