@@ -68,34 +68,25 @@ class BuildJob(models.Model):
         CANCELLED = "cancelled"
 
     S = Status
+    # Where a job holding a lease may go, whether or not its container has started.
+    _RUNNING_EXITS = frozenset(
+        {
+            S.BUILT,
+            S.RETRY,
+            S.FAILED,
+            S.SYSTEM_RECIPE_FAILED,
+            S.SKIPPED_KNOWN_FAILURE,
+            S.PENDING,
+            S.CANCELLED,
+        }
+    )
     TRANSITIONS: ClassVar[Transitions] = {
         S.PENDING: frozenset(
             {S.LEASED, S.CACHED, S.REUSED, S.MISSING, S.SKIPPED_KNOWN_FAILURE, S.CANCELLED}
         ),
         S.RETRY: frozenset({S.LEASED, S.MISSING, S.SKIPPED_KNOWN_FAILURE, S.CANCELLED}),
-        S.LEASED: frozenset(
-            {
-                S.BUILDING,
-                S.BUILT,
-                S.RETRY,
-                S.FAILED,
-                S.SYSTEM_RECIPE_FAILED,
-                S.SKIPPED_KNOWN_FAILURE,
-                S.PENDING,
-                S.CANCELLED,
-            }
-        ),
-        S.BUILDING: frozenset(
-            {
-                S.BUILT,
-                S.RETRY,
-                S.FAILED,
-                S.SYSTEM_RECIPE_FAILED,
-                S.SKIPPED_KNOWN_FAILURE,
-                S.PENDING,
-                S.CANCELLED,
-            }
-        ),
+        S.LEASED: _RUNNING_EXITS | {S.BUILDING},
+        S.BUILDING: _RUNNING_EXITS,
         S.BUILT: frozenset(),
         S.CACHED: frozenset(),
         S.REUSED: frozenset(),

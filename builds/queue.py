@@ -46,6 +46,14 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else timezone.now()
 
 
+def _backoff(attempts: int) -> timedelta:
+    return retry_delay(
+        max(1, attempts),
+        base_seconds=settings.RETRY_BACKOFF_BASE_SEC,
+        max_seconds=settings.RETRY_BACKOFF_MAX_SEC,
+    )
+
+
 def _check_worker_id(worker_id: str) -> None:
     if not worker_id or len(worker_id) > 200:
         raise QueueError("worker_id must be 1 to 200 characters")
@@ -425,11 +433,7 @@ def fail(
         and (settings.REQUEUE_ON_FAILURE or not count_attempt)
     )
     if may_retry:
-        delay = retry_delay(
-            max(1, attempts),
-            base_seconds=settings.RETRY_BACKOFF_BASE_SEC,
-            max_seconds=settings.RETRY_BACKOFF_MAX_SEC,
-        )
+        delay = _backoff(attempts)
         return _move(
             job,
             Status.RETRY,
@@ -570,11 +574,7 @@ def reap_expired_leases(
                 "error": message,
             }
             if job.attempts < job.max_attempts:
-                delay = retry_delay(
-                    max(1, job.attempts),
-                    base_seconds=settings.RETRY_BACKOFF_BASE_SEC,
-                    max_seconds=settings.RETRY_BACKOFF_MAX_SEC,
-                )
+                delay = _backoff(job.attempts)
                 _move(
                     job,
                     Status.RETRY,

@@ -24,7 +24,7 @@ def build_queue_stats(*, now: datetime | None = None) -> QueueStats:
         leases=Count(
             "id", filter=Q(status__in=BuildJob.LEASED_STATUSES, lease_expires_at__gte=now)
         ),
-        built=Count("id", filter=Q(status=Status.BUILT, finished_at__gte=since)),
+        succeeded=Count("id", filter=Q(status=Status.BUILT, finished_at__gte=since)),
         failed=Count(
             "id",
             filter=Q(
@@ -33,13 +33,6 @@ def build_queue_stats(*, now: datetime | None = None) -> QueueStats:
         ),
         average=Avg("duration", filter=Q(status=Status.BUILT, finished_at__gte=since)),
     )
-    return QueueStats(
-        name="build",
-        depth_by_status={status: depth.get(status, 0) for status in Status.values},
-        waiting=aggregates["waiting"],
-        oldest_waiting_age=now - aggregates["oldest"] if aggregates["oldest"] else None,
-        active_leases=aggregates["leases"],
-        succeeded_24h=aggregates["built"],
-        failed_24h=aggregates["failed"],
-        average_duration_24h=aggregates["average"],
+    return QueueStats.from_aggregates(
+        "build", statuses=Status.values, depth=depth, aggregates=aggregates, now=now
     )

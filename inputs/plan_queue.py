@@ -238,7 +238,7 @@ def plan_queue_stats(*, now: datetime | None = None) -> QueueStats:
         waiting=Count("id", filter=Q(status=Status.PLANNING, lease_owner="")),
         oldest=Min("plan_queued_at", filter=Q(status=Status.PLANNING, lease_owner="")),
         leases=Count("id", filter=Q(status=Status.PLANNING, lease_expires_at__gte=now)),
-        planned=Count(
+        succeeded=Count(
             "id",
             filter=Q(plan_finished_at__gte=since)
             & Q(status__in=[Status.PLANNED, Status.QUEUED, Status.BUILD_QUEUED]),
@@ -249,13 +249,6 @@ def plan_queue_stats(*, now: datetime | None = None) -> QueueStats:
             filter=Q(plan_finished_at__gte=since, plan_started_at__isnull=False),
         ),
     )
-    return QueueStats(
-        name="plan",
-        depth_by_status={status: depth.get(status, 0) for status in Status.values},
-        waiting=aggregates["waiting"],
-        oldest_waiting_age=now - aggregates["oldest"] if aggregates["oldest"] else None,
-        active_leases=aggregates["leases"],
-        succeeded_24h=aggregates["planned"],
-        failed_24h=aggregates["failed"],
-        average_duration_24h=aggregates["average"],
+    return QueueStats.from_aggregates(
+        "plan", statuses=Status.values, depth=depth, aggregates=aggregates, now=now
     )

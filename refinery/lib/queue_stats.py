@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,30 @@ class QueueStats:
     succeeded_24h: int = 0
     failed_24h: int = 0
     average_duration_24h: timedelta | None = None
+
+    @classmethod
+    def from_aggregates(
+        cls,
+        name: str,
+        *,
+        statuses: Iterable[str],
+        depth: Mapping[str, int],
+        aggregates: Mapping[str, Any],
+        now: datetime,
+    ) -> QueueStats:
+        """Build from a status count and one ``aggregate()`` with keys ``waiting``, ``oldest``,
+        ``leases``, ``succeeded``, ``failed`` and ``average``."""
+        oldest = aggregates["oldest"]
+        return cls(
+            name=name,
+            depth_by_status={status: depth.get(status, 0) for status in statuses},
+            waiting=aggregates["waiting"],
+            oldest_waiting_age=now - oldest if oldest else None,
+            active_leases=aggregates["leases"],
+            succeeded_24h=aggregates["succeeded"],
+            failed_24h=aggregates["failed"],
+            average_duration_24h=aggregates["average"],
+        )
 
     @property
     def success_rate_24h(self) -> float | None:

@@ -1,26 +1,11 @@
-from __future__ import annotations
-
-from typing import Any
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from inputs.plan_queue import PlanQueueError, get_input, replan
-from refinery.lib.cli import parse_ids
-from refinery.lib.state_machine import IllegalTransition
+from inputs.management.commands._input_queue_command import InputQueueCommand
+from inputs.models import PendingInput
+from inputs.plan_queue import replan
 
 
-class Command(BaseCommand):
+class Command(InputQueueCommand):
     help = "Queue planned or failed inputs for a new plan version."
+    done = "queued for replanning"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("input_ids", nargs="+", metavar="INPUT_ID")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        for input_id in parse_ids(options["input_ids"], "pending input"):
-            try:
-                pending = replan(get_input(input_id))
-            except (PlanQueueError, IllegalTransition) as exc:
-                raise CommandError(str(exc)) from None
-            self.stdout.write(
-                f"input {pending.pk} ({pending.original_filename}) queued for replanning"
-            )
+    def operate(self, pending: PendingInput) -> PendingInput:
+        return replan(pending)
