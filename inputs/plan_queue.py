@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Avg, Count, F, Min, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from inputs.models import PendingInput
 from refinery.lib.db import supports_skip_locked
@@ -41,6 +42,17 @@ def get_input(input_id: int) -> PendingInput:
         raise PlanQueueError(f"pending input {input_id} does not exist") from None
 
 
+def _dispatch_local_planning(pending_id: int) -> None:
+    """After commit, ask the local cluster to plan this input (by task path: plans is
+    downstream of inputs)."""
+    if settings.LOCAL_PLANNING:
+        transaction.on_commit(
+            lambda: async_task(
+                "plans.tasks.plan_input", pending_id, task_name=f"plan input {pending_id}"
+            )
+        )
+
+
 @transaction.atomic
 def enqueue_plan(pending: PendingInput, *, now: datetime | None = None) -> PendingInput:
     """Put a freshly uploaded input in the plan queue (pending -> planning)."""
@@ -50,6 +62,7 @@ def enqueue_plan(pending: PendingInput, *, now: datetime | None = None) -> Pendi
             f"pending input {pending.pk} is {pending.status}, not pending; {verb} instead"
         )
     pending.transition_to(Status.PLANNING, plan_queued_at=_now(now), plan_attempts=0, error="")
+    _dispatch_local_planning(pending.pk)
     return pending
 
 
@@ -69,6 +82,7 @@ def replan(pending: PendingInput, *, now: datetime | None = None) -> PendingInpu
         plan_started_at=None,
         plan_finished_at=None,
     )
+    _dispatch_local_planning(pending.pk)
     return pending
 
 
@@ -120,6 +134,29 @@ def pop_for_planning(
         return list(
             PendingInput.objects.filter(id__in=ids).order_by("-priority", "plan_queued_at", "id")
         )
+
+
+@transaction.atomic
+def claim_for_planning(
+    pending_id: int,
+    worker_id: str,
+    *,
+    lease_seconds: int | None = None,
+    now: datetime | None = None,
+) -> PendingInput | None:
+    """Lease one queued input to ``worker_id``; None when it is not waiting (safe to repeat)."""
+    now = _now(now)
+    expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
+    updated = PendingInput.objects.filter(
+        pk=pending_id, status=Status.PLANNING, lease_owner=""
+    ).update(
+        lease_owner=worker_id,
+        lease_expires_at=expires,
+        plan_started_at=now,
+        plan_attempts=F("plan_attempts") + 1,
+        updated_at=now,
+    )
+    return get_input(pending_id) if updated == 1 else None
 
 
 def _held(pending_id: int, worker_id: str) -> PendingInput:

@@ -8,6 +8,7 @@ an in-process channel layer, filesystem storage under ``var/``, the local runner
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import secrets
@@ -238,7 +239,9 @@ USE_I18N = True
 USE_TZ = True
 
 REST_FRAMEWORK: dict[str, Any] = {
+    # The token class first: its WWW-Authenticate header makes missing credentials a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "refinery.lib.api_auth.WorkerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -269,6 +272,34 @@ INDEX_URL = env.url("INDEX_URL", "https://pypi.org/simple/", schemes=("http", "h
 EXTRA_INDEX_URL = env.url_list("EXTRA_INDEX_URL", schemes=("http", "https"))
 UPGRADE_STRATEGY = env.choice("UPGRADE_STRATEGY", "pinned", ("pinned", "eager"))
 
+
+def _plan_overrides() -> dict[str, Any]:
+    raw = env.optional_text("PLAN_OVERRIDES_JSON")
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PLAN_OVERRIDES_JSON is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or set(value) - {"force", "exclude"}:
+        raise ImproperlyConfigured(
+            'PLAN_OVERRIDES_JSON must be an object with "force" and/or "exclude"'
+        )
+    return value
+
+
+PLAN_OVERRIDES_JSON = _plan_overrides()
+MAX_DEPS = env.integer("MAX_DEPS", 500, minimum=1, maximum=100_000)
+# Local plan workers: a q2 task plans each enqueued input. Off when only remote plan
+# workers (POST /api/pending-inputs/pop) should plan.
+LOCAL_PLANNING = env.flag("LOCAL_PLANNING", True)
+INDEX_CACHE_DIR = Path(env.text("INDEX_CACHE_DIR", str(VAR_DIR / "cache" / "index")))
+INDEX_CACHE_TTL_SEC = env.integer("INDEX_CACHE_TTL_SEC", 600, minimum=0, maximum=7 * 24 * 3600)
+INDEX_CA_BUNDLE = env.optional_text("INDEX_CA_BUNDLE")
+INDEX_WORKERS = env.integer("INDEX_WORKERS", 16, minimum=1, maximum=64)
+REQUIREMENTS_MAX_BYTES = env.integer("REQUIREMENTS_MAX_BYTES", 256 * 1024, minimum=64)
+REQUIREMENTS_MAX_LINES = env.integer("REQUIREMENTS_MAX_LINES", 2000, minimum=1)
+
 REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)
 MAX_REQUEUE_ATTEMPTS = env.integer("MAX_REQUEUE_ATTEMPTS", 3, minimum=0, maximum=100)
 RETRY_BACKOFF_BASE_SEC = env.integer("RETRY_BACKOFF_BASE_SEC", 30, minimum=1, maximum=3600)
@@ -290,6 +321,8 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # httpx logs every request at INFO; the planner makes hundreds.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import overload
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -105,6 +106,12 @@ class Env:
         if not pattern.fullmatch(value):
             raise ImproperlyConfigured(f"{name}={value!r} is not {what}")
         return value
+
+    @overload
+    def url(self, name: str, default: str, *, schemes: Sequence[str]) -> str: ...
+
+    @overload
+    def url(self, name: str, default: None, *, schemes: Sequence[str]) -> str | None: ...
 
     def url(self, name: str, default: str | None, *, schemes: Sequence[str]) -> str | None:
         value = self._raw(name)

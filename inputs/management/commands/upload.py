@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inputs.services import UploadError, upload_requirements
+from refinery.lib.priority import Priority
+
+
+class Command(BaseCommand):
+    help = (
+        "Upload a requirements file: validate it, store it and (with AUTO_PLAN) queue it "
+        "for planning."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", metavar="FILE")
+        parser.add_argument("--python", help="target Python, e.g. 3.11 (default PYTHON_VERSION)")
+        parser.add_argument("--platform", help="target platform tag (default PLATFORM_TAG)")
+        parser.add_argument("--priority", default="normal", help="low, normal, high or critical")
+        parser.add_argument("--strategy", help="pinned or eager (default UPGRADE_STRATEGY)")
+        parser.add_argument(
+            "--overrides", help='JSON: {"force": {"name": "1.0"}, "exclude": ["name"]}'
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = Path(options["file"])
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}") from None
+        try:
+            priority = Priority.from_name(options["priority"])
+        except ValueError as exc:
+            raise CommandError(f"--priority: {exc}") from None
+        overrides = None
+        if options["overrides"]:
+            try:
+                overrides = json.loads(options["overrides"])
+            except ValueError as exc:
+                raise CommandError(f"--overrides is not valid JSON: {exc}") from None
+        try:
+            result = upload_requirements(
+                content,
+                path.name,
+                python_version=options["python"],
+                platform_tag=options["platform"],
+                priority=priority,
+                strategy=options["strategy"],
+                overrides=overrides,
+            )
+        except UploadError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(result.message)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from plans.models import Plan
+
+ACTIONS = ("build", "reuse", "cached")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+EDGE_KINDS = ("install", "build")
+
+
+class NodeSerializer(serializers.Serializer[Any]):
+    name = serializers.RegexField(r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=200)
+    version = serializers.CharField(max_length=100)
+    action = serializers.ChoiceField(choices=ACTIONS)
+    # "source" is also an attribute of DRF fields; declared by name, as DRF's docs show.
+    locals()["source"] = serializers.DictField()
+
+
+class EdgeSerializer(serializers.Serializer[Any]):
+    locals()["from"] = serializers.CharField(max_length=310)  # a Python keyword
+    to = serializers.CharField(max_length=310)
+    kind = serializers.ChoiceField(choices=EDGE_KINDS)
+
+
+class DagSerializer(serializers.Serializer[Any]):
+    nodes = NodeSerializer(many=True, allow_empty=False)
+    edges = EdgeSerializer(many=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        keys = [f"{n['name']}=={n['version']}" for n in attrs["nodes"]]
+        if len(keys) != len(set(keys)):
+            raise serializers.ValidationError("nodes: each name==version may appear once")
+        for index, node in enumerate(attrs["nodes"]):
+            sha = str(node["source"].get("sha256", ""))
+            if node["action"] != "cached" and not _SHA256.fullmatch(sha):
+                raise serializers.ValidationError(
+                    f"nodes[{index}].source.sha256: 64 lower-case hex digits required"
+                )
+        known = set(keys)
+        for index, edge in enumerate(attrs["edges"]):
+            for end in ("from", "to"):
+                if edge[end] not in known:
+                    raise serializers.ValidationError(
+                        f"edges[{index}].{end}: {edge[end]!r} is not a node"
+                    )
+        return attrs
+
+
+class PlanSubmissionSerializer(serializers.Serializer[Any]):
+    input_id = serializers.IntegerField(min_value=1)
+    worker = serializers.CharField(max_length=200)
+    dag = DagSerializer()
+    snapshot = serializers.DictField(required=False, default=dict)
+
+
+class PlanSerializer(serializers.ModelSerializer[Plan]):
+    target = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Plan
+        fields = ["id", "target", "strategy", "status", "priority", "snapshot", "dag", "created_at"]
+
+    def get_target(self, plan: Plan) -> str:
+        return str(plan.target)

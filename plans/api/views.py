@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inputs.plan_queue import PlanQueueError, pop_for_planning
+from plans.api.serializers import PlanSerializer, PlanSubmissionSerializer
+from plans.planner import request_for, save_plan
+from refinery.lib.api_auth import IsWorkerOrStaff
+from refinery.lib.api_errors import first_error
+
+MAX_POP = 100
+
+
+def _worker_id(request: Request) -> str:
+    worker = request.query_params.get("worker") or request.headers.get("X-Worker-Id")
+    return worker or f"api:{request.META.get('REMOTE_ADDR', 'unknown')}"
+
+
+class PendingInputPopView(APIView):
+    """Lease up to ``max`` queued inputs to a plan worker, with everything needed to plan them."""
+
+    permission_classes = [IsWorkerOrStaff]
+
+    def post(self, request: Request) -> Response:
+        raw = request.query_params.get("max", "1")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_POP:
+            return Response(
+                {"error": f"max: {raw!r} is not an integer from 1 to {MAX_POP}"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        worker = _worker_id(request)
+        if len(worker) > 200:
+            return Response({"error": "worker: at most 200 characters"}, status=400)
+        popped = pop_for_planning(worker, int(raw))
+        items: list[dict[str, Any]] = []
+        for pending in popped:
+            plan_request = request_for(pending)
+            items.append(
+                {
+                    "id": pending.pk,
+                    "worker": worker,
+                    "lease_expires_at": pending.lease_expires_at,
+                    "python_version": plan_request.python_version,
+                    "platform_tag": plan_request.platform_tag,
+                    "strategy": plan_request.strategy,
+                    "requirements": plan_request.requirements,
+                    "overrides": plan_request.overrides,
+                    "preferred": plan_request.preferred,
+                    "max_deps": plan_request.max_deps,
+                    "index_url": settings.INDEX_URL,
+                    "extra_index_urls": settings.EXTRA_INDEX_URL,
+                }
+            )
+        return Response({"inputs": items})
+
+
+class PlanSubmitView(APIView):
+    """A plan worker posts the plan it made for an input it leased."""
+
+    permission_classes = [IsWorkerOrStaff]
+
+    def post(self, request: Request) -> Response:
+        form = PlanSubmissionSerializer(data=request.data)
+        if not form.is_valid():
+            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        data = form.validated_data
+        dag = request.data["dag"]  # as sent: the validated copy renames nothing but drops extras
+        try:
+            plan = save_plan(data["input_id"], data["worker"], dag=dag, snapshot=data["snapshot"])
+        except PlanQueueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)

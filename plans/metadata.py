@@ -1,0 +1,174 @@
+"""What a distribution needs: runtime dependencies from core metadata, build requirements
+from the sdist's ``pyproject.toml``.
+
+Dependencies come from the first of: a wheel's metadata (PEP 658 or read from the wheel;
+any wheel of the version will do, as uv assumes too, since a version's wheels share
+their dependency list and express platform differences with markers), the sdist's
+``PKG-INFO`` when it is Metadata 2.2+ and does not mark ``Requires-Dist`` dynamic, and
+as a last resort PEP 517 ``prepare_metadata_for_build_wheel`` (slow; cached by the sdist's
+sha256).
+"""
+
+from __future__ import annotations
+
+import email.message
+import logging
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import cast
+
+from build.util import project_wheel_metadata
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from plans.index_client import DistFile, IndexClient
+
+logger = logging.getLogger(__name__)
+
+# pip's build requirements for a project that does not declare any (PEP 517 legacy path).
+LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
+_MAX_MEMBER = 4 * 1024 * 1024
+
+
+class MetadataError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    requires_dist: tuple[Requirement, ...]
+    requires_python: str | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class SdistInfo:
+    pkg_info: bytes | None
+    pyproject: dict[str, object] | None
+
+
+def parse_core_metadata(data: bytes, origin: str) -> CoreMetadata:
+    raw, _ = parse_email(data)
+    requirements = []
+    for text in raw.get("requires_dist", []):
+        try:
+            requirements.append(Requirement(text))
+        except InvalidRequirement:
+            logger.warning("%s: ignoring unparsable Requires-Dist %r", origin, text)
+    return CoreMetadata(tuple(requirements), raw.get("requires_python"), origin)
+
+
+def read_sdist(path: Path) -> SdistInfo:
+    """``PKG-INFO`` and ``pyproject.toml`` from the sdist's top directory, without extracting."""
+    wanted = {"PKG-INFO", "pyproject.toml"}
+    found: dict[str, bytes] = {}
+    try:
+        if path.name.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    parts = PurePosixPath(info.filename).parts
+                    if len(parts) == 2 and parts[1] in wanted and info.file_size <= _MAX_MEMBER:
+                        found.setdefault(parts[1], archive.read(info))
+        else:
+            with tarfile.open(path) as archive:
+                for member in archive:
+                    parts = PurePosixPath(member.name).parts
+                    if (
+                        len(parts) == 2
+                        and parts[1] in wanted
+                        and member.isfile()
+                        and member.size <= _MAX_MEMBER
+                    ):
+                        extracted = archive.extractfile(member)
+                        if extracted is not None:
+                            found.setdefault(parts[1], extracted.read())
+                    if len(found) == len(wanted):
+                        break
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise MetadataError(f"{path.name}: not a readable sdist archive: {exc}") from None
+    pyproject = None
+    if "pyproject.toml" in found:
+        try:
+            pyproject = tomllib.loads(found["pyproject.toml"].decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise MetadataError(f"{path.name}: pyproject.toml is not valid TOML: {exc}") from None
+    return SdistInfo(pkg_info=found.get("PKG-INFO"), pyproject=pyproject)
+
+
+def build_requires(info: SdistInfo, origin: str) -> list[Requirement]:
+    """``build-system.requires``, or pip's setuptools default when the sdist declares none."""
+    system = (info.pyproject or {}).get("build-system")
+    texts: list[str] = list(LEGACY_BUILD_REQUIRES)
+    if isinstance(system, dict) and isinstance(system.get("requires"), list):
+        texts = [str(t) for t in system["requires"]]
+    requirements = []
+    for text in texts:
+        try:
+            requirements.append(Requirement(text))
+        except InvalidRequirement as exc:
+            raise MetadataError(f"{origin}: invalid build requirement {text!r}: {exc}") from None
+    return requirements
+
+
+def _static_pkg_info(info: SdistInfo, origin: str) -> CoreMetadata | None:
+    """PKG-INFO when PEP 643 lets us trust its Requires-Dist (Metadata 2.2+, not dynamic)."""
+    if info.pkg_info is None:
+        return None
+    raw, _ = parse_email(info.pkg_info)
+    try:
+        version = Version(raw.get("metadata_version", "1.0"))
+    except InvalidVersion:
+        return None
+    dynamic = {field.lower() for field in raw.get("dynamic", [])}
+    if version < Version("2.2") or "requires-dist" in dynamic:
+        return None
+    return parse_core_metadata(info.pkg_info, f"{origin} (PKG-INFO)")
+
+
+def _prepare_metadata(sdist_path: Path, cache: Path, origin: str) -> CoreMetadata:
+    """PEP 517 ``prepare_metadata_for_build_wheel`` in an isolated environment; cached."""
+    if cache.exists():
+        return parse_core_metadata(cache.read_bytes(), f"{origin} (PEP 517, cached)")
+    with tempfile.TemporaryDirectory(prefix="refinery-metadata-") as scratch:
+        try:
+            with tarfile.open(sdist_path) as archive:
+                archive.extractall(scratch, filter="data")
+        except tarfile.TarError:
+            with zipfile.ZipFile(sdist_path) as archive:
+                archive.extractall(scratch)
+        roots = [p for p in Path(scratch).iterdir() if p.is_dir()]
+        if len(roots) != 1:
+            raise MetadataError(f"{origin}: the sdist has no single top directory")
+        try:
+            message = cast(email.message.Message, project_wheel_metadata(roots[0], isolated=True))
+        except Exception as exc:  # the build backend's own failure, reported as ours
+            raise MetadataError(f"{origin}: preparing metadata failed: {exc}") from exc
+    data = message.as_bytes()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(data)
+    return parse_core_metadata(data, f"{origin} (PEP 517)")
+
+
+def dependencies_of(
+    client: IndexClient, metadata_wheel: DistFile | None, sdist: DistFile | None
+) -> CoreMetadata:
+    if metadata_wheel is not None:
+        return parse_core_metadata(client.wheel_metadata(metadata_wheel), metadata_wheel.filename)
+    if sdist is None:
+        raise MetadataError("neither a wheel nor an sdist to read metadata from")
+    path = client.download(sdist)
+    info = read_sdist(path)
+    static = _static_pkg_info(info, sdist.filename)
+    if static is not None:
+        return static
+    cache = client.cache_dir / "metadata" / sdist.sha256[:2] / f"{sdist.sha256}.pep517.metadata"
+    return _prepare_metadata(path, cache, sdist.filename)
+
+
+def sdist_build_requires(client: IndexClient, sdist: DistFile) -> list[Requirement]:
+    return build_requires(read_sdist(client.download(sdist)), sdist.filename)

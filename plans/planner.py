@@ -1,0 +1,212 @@
+"""The planner: turn a queued input into a saved plan (or a clear failure) for its target."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django_q.tasks import async_task
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from inputs.models import PendingInput
+from inputs.plan_queue import (
+    PlanQueueError,
+    get_input,
+    heartbeat_planning,
+    mark_planned,
+    mark_planning_failed,
+)
+from plans.dag import PlanError, build_plan_dag, parse_overrides
+from plans.index_client import IndexClient, IndexFetchError
+from plans.models import Plan, PlanInput, Target
+from refinery.lib.overrides import merge_overrides
+from refinery.lib.target_env import TargetEnvironment, TargetError
+
+logger = logging.getLogger(__name__)
+_HEARTBEAT_EVERY_SEC = 30
+
+
+def make_index_client() -> IndexClient:
+    return IndexClient(
+        [settings.INDEX_URL, *settings.EXTRA_INDEX_URL],
+        settings.INDEX_CACHE_DIR,
+        ttl=settings.INDEX_CACHE_TTL_SEC,
+        workers=settings.INDEX_WORKERS,
+        ca_bundle=settings.INDEX_CA_BUNDLE,
+    )
+
+
+@dataclass
+class PlanRequest:
+    """Everything a plan is made from; also what its snapshot records."""
+
+    requirements: list[dict[str, Any]]
+    python_version: str
+    platform_tag: str
+    strategy: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    preferred: dict[str, str] = field(default_factory=dict)
+    max_deps: int | None = None
+
+
+def compute_plan(
+    request: PlanRequest, client: IndexClient, progress: Callable[[str], None] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Resolve ``request`` into ``(dag_json, snapshot)``.
+
+    Raises ``PlanError`` (the requirements cannot be met) or ``IndexFetchError`` (network)."""
+    try:
+        env = TargetEnvironment(request.python_version, request.platform_tag)
+    except TargetError as exc:
+        raise PlanError(str(exc)) from None
+    requirements: list[Requirement] = []
+    hashes: dict[NormalizedName, frozenset[str]] = {}
+    for item in request.requirements:
+        requirement = Requirement(item["requirement"])
+        if not env.evaluate(requirement.marker):
+            continue  # markers are the target's, e.g. platform_machine == "s390x"
+        requirement.marker = None
+        requirements.append(requirement)
+        if item.get("hashes"):
+            name = canonicalize_name(requirement.name)
+            hashes[name] = hashes.get(name, frozenset()) | frozenset(item["hashes"])
+    if not requirements:
+        raise PlanError(f"no requirement in the file applies to {env}")
+    overrides = parse_overrides(request.overrides)
+    overrides = type(overrides)(force=overrides.force, exclude=overrides.exclude, hashes=hashes)
+    preferred = {}
+    if request.strategy == Plan.Strategy.PINNED:
+        preferred = {canonicalize_name(n): Version(v) for n, v in request.preferred.items()}
+    started = time.monotonic()
+    dag = build_plan_dag(
+        requirements,
+        client,
+        env,
+        overrides=overrides,
+        preferred=preferred,
+        max_deps=request.max_deps,
+        progress=progress,
+    )
+    dag_json = dag.as_json()
+    actions = [node["action"] for node in dag_json["nodes"]]
+    snapshot = {
+        "requirements": request.requirements,
+        "python_version": request.python_version,
+        "python_full_version": env.python_full_version,
+        "platform_tag": request.platform_tag,
+        "strategy": request.strategy,
+        "overrides": request.overrides,
+        "preferred_versions": request.preferred,
+        "index_url": client.index_urls[0],
+        "extra_index_urls": client.index_urls[1:],
+        "max_deps": request.max_deps,
+        "planned_at": timezone.now().isoformat(),
+        "seconds": round(time.monotonic() - started, 3),
+        "counts": {action: actions.count(action) for action in ("build", "reuse", "cached")},
+    }
+    return dag_json, snapshot
+
+
+def request_for(pending: PendingInput) -> PlanRequest:
+    """The plan request of an input, with the previous plan's versions preferred when pinned."""
+    parsed = pending.parsed or {}
+    strategy = parsed.get("strategy") or settings.UPGRADE_STRATEGY
+    previous = (
+        PlanInput.objects.filter(input=pending, status=PlanInput.Status.CURRENT)
+        .select_related("plan")
+        .first()
+    )
+    preferred: dict[str, str] = {}
+    if previous is not None:
+        preferred = {
+            node["name"]: node["version"]
+            for node in previous.plan.nodes()
+            if "runtime" in node.get("roles", ["runtime"])
+        }
+    return PlanRequest(
+        requirements=list(parsed.get("requirements", [])),
+        python_version=pending.python_version,
+        platform_tag=pending.platform_tag,
+        strategy=strategy,
+        overrides=merge_overrides(settings.PLAN_OVERRIDES_JSON, parsed.get("overrides") or {}),
+        preferred=preferred,
+        max_deps=settings.MAX_DEPS,
+    )
+
+
+def plan_input(
+    pending_id: int,
+    worker_id: str,
+    *,
+    client: IndexClient | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan | None:
+    """Plan an input this worker holds the lease of; failures are recorded on the input."""
+    pending = get_input(pending_id)
+    last_beat = time.monotonic()
+
+    def report(message: str) -> None:
+        nonlocal last_beat
+        if progress is not None:
+            progress(message)
+        if time.monotonic() - last_beat > _HEARTBEAT_EVERY_SEC:
+            heartbeat_planning(pending_id, worker_id)
+            last_beat = time.monotonic()
+
+    owned = client is None
+    client = client or make_index_client()
+    try:
+        dag, snapshot = compute_plan(request_for(pending), client, report)
+    except (PlanError, IndexFetchError) as exc:
+        logger.info("planning input %s failed: %s", pending_id, exc)
+        mark_planning_failed(pending_id, worker_id, str(exc))
+        return None
+    finally:
+        if owned:
+            client.close()
+    return save_plan(pending_id, worker_id, dag=dag, snapshot=snapshot)
+
+
+@transaction.atomic
+def save_plan(
+    pending_id: int, worker_id: str, *, dag: dict[str, Any], snapshot: dict[str, Any]
+) -> Plan:
+    """Store a plan for an input (a new version when it had one), mark it planned, and
+    under AUTO_BUILD start its builds once this transaction commits."""
+    pending = PendingInput.objects.select_for_update().get(pk=pending_id)
+    if pending.status != PendingInput.Status.PLANNING or pending.lease_owner != worker_id:
+        raise PlanQueueError(
+            f"pending input {pending_id} is {pending.status} and leased to "
+            f"{pending.lease_owner or 'nobody'}, not {worker_id}"
+        )
+    major_minor = ".".join(pending.python_version.split(".")[:2])
+    target, _ = Target.objects.get_or_create(
+        python_version=major_minor, platform_tag=pending.platform_tag
+    )
+    strategy = snapshot.get("strategy") or settings.UPGRADE_STRATEGY
+    plan = Plan.objects.create(
+        target=target, strategy=strategy, priority=pending.priority, snapshot=snapshot, dag=dag
+    )
+    for link in PlanInput.objects.filter(input=pending, status=PlanInput.Status.CURRENT):
+        link.transition_to(PlanInput.Status.SUPERSEDED)
+    latest = PlanInput.objects.filter(input=pending).aggregate(v=Max("version"))["v"] or 0
+    PlanInput.objects.create(plan=plan, input=pending, version=latest + 1)
+    mark_planned(pending_id, worker_id)
+    if settings.AUTO_BUILD:
+        transaction.on_commit(
+            lambda: async_task(
+                "builds.tasks.enqueue_plan_builds",
+                plan.pk,
+                task_name=f"enqueue builds of plan {plan.pk}",
+            )
+        )
+    return plan

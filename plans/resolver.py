@@ -1,0 +1,355 @@
+"""Resolve requirements for a target with resolvelib over PEP 691 indexes.
+
+Each version of a project becomes at most one candidate: its best wheel for the
+target (action ``reuse``) or, lacking one, its sdist (action ``build``). Versions whose
+files all exclude the target's Python, or that offer neither, are not candidates.
+Yanked files are used only for an exact ``==`` pin (PEP 592).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, Resolver
+from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+from resolvelib.structs import RequirementInformation
+
+from plans.index_client import DistFile, IndexClient
+from plans.metadata import CoreMetadata, MetadataError, dependencies_of
+from refinery.lib.target_env import TargetEnvironment
+
+MAX_ROUNDS = 20_000
+
+
+class ResolutionError(Exception):
+    """The requirements cannot be met for the target; the message explains why."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str]
+    dist: DistFile
+    action: str  # "reuse": a compatible wheel exists; "build": only the sdist fits
+    metadata_wheel: DistFile | None
+    sdist: DistFile | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras}=={self.version}"
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Per-plan overrides: force a version of a package, or leave a package out."""
+
+    force: Mapping[NormalizedName, Version] = field(default_factory=dict)
+    exclude: frozenset[NormalizedName] = frozenset()
+    # --hash values from the requirements file: only files with these sha256 may be used.
+    hashes: Mapping[NormalizedName, frozenset[str]] = field(default_factory=dict)
+
+
+def _identify(name: str, extras: Iterable[str]) -> str:
+    canonical = canonicalize_name(name)
+    extras = sorted(canonicalize_name(e) for e in extras)
+    return f"{canonical}[{','.join(extras)}]" if extras else canonical
+
+
+def _is_exact_pin(requirement: Requirement) -> bool:
+    return any(s.operator in ("==", "===") and "*" not in s.version for s in requirement.specifier)
+
+
+class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
+    def __init__(
+        self,
+        client: IndexClient,
+        env: TargetEnvironment,
+        *,
+        overrides: Overrides,
+        preferred: Mapping[NormalizedName, Version],
+        on_pin: Callable[[Candidate], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.env = env
+        self.overrides = overrides
+        self.preferred = preferred
+        self.on_pin = on_pin
+        # Who asked for what, for explaining conflicts as a chain back to the file.
+        self.requested_by: dict[NormalizedName, tuple[str | None, str]] = {}
+        self._metadata: dict[str, CoreMetadata] = {}
+
+    # --- resolvelib protocol -----------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
+        return _identify(requirement_or_candidate.name, requirement_or_candidate.extras)
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
+    ) -> Any:
+        infos = list(information[identifier])
+        pinned = any(_is_exact_pin(i.requirement) for i in infos)
+        direct = any(i.parent is None for i in infos)
+        causes = {self.identify(c.requirement) for c in backtrack_causes}
+        # pip's order: pinned first, then what caused backtracking, then the file's own.
+        return (not pinned, identifier not in causes, not direct, identifier)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Requirement]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        reqs = list(requirements[identifier])
+        bad = {c.version for c in incompatibilities[identifier]}
+        name = canonicalize_name(reqs[0].name)
+        extras = frozenset(canonicalize_name(e) for r in reqs for e in r.extras)
+        candidates = [c for c in self.candidates_for(name, extras, reqs) if c.version not in bad]
+        if candidates:
+            first = candidates[0]
+            if first.metadata_wheel is not None:
+                self.client.wheel_metadata_future(first.metadata_wheel)  # warm it in the background
+        return candidates
+
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        if canonicalize_name(requirement.name) != candidate.name:
+            return False
+        if candidate.name in self.overrides.force:
+            return True
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        if self.on_pin is not None:
+            self.on_pin(candidate)
+        dependencies: list[Requirement] = []
+        if candidate.extras:
+            # An extra's candidate pulls in its base at the same version (as pip does).
+            dependencies.append(Requirement(f"{candidate.name}=={candidate.version}"))
+        metadata = self.metadata(candidate)
+        for requirement in metadata.requires_dist:
+            if not self.env.evaluate(requirement.marker, candidate.extras):
+                continue
+            dep_name = canonicalize_name(requirement.name)
+            if dep_name in self.overrides.exclude:
+                continue
+            plain = Requirement(str(requirement))
+            plain.marker = None
+            self.requested_by.setdefault(dep_name, (candidate.key, str(plain)))
+            dependencies.append(plain)
+        self.client.prefetch(canonicalize_name(r.name) for r in dependencies)
+        return dependencies
+
+    # --- candidates and metadata ----------------------------------------------------------
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        cached = self._metadata.get(candidate.key)
+        if cached is None:
+            try:
+                cached = dependencies_of(self.client, candidate.metadata_wheel, candidate.sdist)
+            except MetadataError as exc:
+                raise ResolutionError(f"{candidate.key}: {exc}") from exc
+            self._metadata[candidate.key] = cached
+        return cached
+
+    def candidates_for(
+        self, name: NormalizedName, extras: frozenset[str], reqs: Sequence[Requirement]
+    ) -> list[Candidate]:
+        page = self.client.project(name)
+        by_version: dict[Version, list[DistFile]] = defaultdict(list)
+        for dist in page.files:
+            by_version[dist.version].append(dist)
+        forced = self.overrides.force.get(name)
+        if forced is not None:
+            versions = [forced] if forced in by_version else []
+        else:
+            spec = SpecifierSet()
+            for req in reqs:
+                spec &= req.specifier
+            versions = sorted(spec.filter(by_version), reverse=True)
+        exact = forced is not None or any(_is_exact_pin(r) for r in reqs)
+        preferred = self.preferred.get(name)
+        if preferred in versions:
+            versions.remove(preferred)
+            versions.insert(0, preferred)
+        candidates = []
+        for version in versions:
+            candidate = self._candidate(name, version, extras, by_version[version], exact)
+            if candidate is not None:
+                candidates.append(candidate)
+        return candidates
+
+    def _candidate(
+        self,
+        name: NormalizedName,
+        version: Version,
+        extras: frozenset[str],
+        files: list[DistFile],
+        exact_pin: bool,
+    ) -> Candidate | None:
+        fitting = [f for f in files if self.env.allows_python(f.requires_python)]
+        live = [f for f in fitting if not f.yanked]
+        if not live and exact_pin:
+            live = fitting
+        # Any wheel of the version can tell us its dependencies, even one we may not install.
+        any_wheels = sorted((f for f in live if f.is_wheel), key=lambda f: f.filename)
+        allowed_hashes = self.overrides.hashes.get(name)
+        if allowed_hashes is not None:
+            live = [f for f in live if f.sha256 in allowed_hashes]
+        if not live:
+            return None
+        ranked = [
+            (rank, f.filename, f)
+            for f in live
+            if f.is_wheel and (rank := self.env.wheel_rank(f.wheel_tags)) is not None
+        ]
+        sdists = sorted(
+            (f for f in live if not f.is_wheel), key=lambda f: not f.filename.endswith(".tar.gz")
+        )
+        sdist = sdists[0] if sdists else None
+        if ranked:
+            best = min(ranked)[2]
+            return Candidate(name, version, extras, best, "reuse", best, sdist)
+        if sdist is None:
+            return None
+        metadata_wheel = any_wheels[0] if any_wheels else None
+        return Candidate(name, version, extras, sdist, "build", metadata_wheel, sdist)
+
+
+class _PinCounter(BaseReporter):  # type: ignore[type-arg]
+    pass
+
+
+@dataclass
+class Resolution:
+    """Resolved packages (one candidate per project) and who depends on whom."""
+
+    packages: dict[NormalizedName, Candidate]
+    edges: set[tuple[NormalizedName, NormalizedName]]
+    top_level: set[NormalizedName]
+    extras: dict[NormalizedName, set[str]]
+
+
+def resolve(
+    requirements: Sequence[Requirement],
+    client: IndexClient,
+    env: TargetEnvironment,
+    *,
+    overrides: Overrides | None = None,
+    preferred: Mapping[NormalizedName, Version] | None = None,
+    on_pin: Callable[[Candidate], None] | None = None,
+    described_as: str = "the file",
+) -> Resolution:
+    """Resolve ``requirements`` (markers already evaluated) for ``env``."""
+    overrides = overrides or Overrides()
+    provider = PlanProvider(
+        client, env, overrides=overrides, preferred=preferred or {}, on_pin=on_pin
+    )
+    wanted = [r for r in requirements if canonicalize_name(r.name) not in overrides.exclude]
+    for requirement in wanted:
+        provider.requested_by.setdefault(
+            canonicalize_name(requirement.name), (None, str(requirement))
+        )
+    client.prefetch(canonicalize_name(r.name) for r in wanted)
+    resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, _PinCounter())
+    try:
+        result = resolver.resolve(wanted, max_rounds=MAX_ROUNDS)
+    except ResolutionImpossible as exc:
+        raise ResolutionError(_explain(list(exc.causes), provider, described_as)) from None
+    except ResolutionTooDeep:
+        raise ResolutionError(
+            f"the resolver gave up after {MAX_ROUNDS} rounds of backtracking; pin more versions"
+        ) from None
+
+    packages: dict[NormalizedName, Candidate] = {}
+    extras: dict[NormalizedName, set[str]] = defaultdict(set)
+    for candidate in result.mapping.values():
+        packages.setdefault(candidate.name, candidate)
+        extras[candidate.name] |= set(candidate.extras)
+    edges: set[tuple[NormalizedName, NormalizedName]] = set()
+    top_level: set[NormalizedName] = set()
+    for parent in result.graph:
+        for child in result.graph.iter_children(parent):
+            if child is None:
+                continue
+            child_name = result.mapping[child].name
+            if parent is None:
+                top_level.add(child_name)
+                continue
+            parent_name = result.mapping[parent].name
+            if parent_name != child_name:
+                edges.add((parent_name, child_name))
+    return Resolution(packages, edges, top_level, dict(extras))
+
+
+def _explain(
+    causes: Sequence[RequirementInformation[Requirement, Candidate]],
+    provider: PlanProvider,
+    described_as: str,
+) -> str:
+    """'django==5.2 requires asgiref>=3.8 but the file pins asgiref==3.7', with the chain
+    of requirements that led to each side when it did not come from the file directly."""
+    if len(causes) == 1:
+        return _no_match(causes[0].requirement, causes[0].parent, provider, described_as)
+    sentences: list[str] = []
+    for cause in causes:
+        if cause.parent is None:
+            verb = "pins" if _is_exact_pin(cause.requirement) else "requires"
+            sentence = f"{described_as} {verb} {cause.requirement}"
+        else:
+            sentence = (
+                f"{_chain(cause.parent, provider)}{cause.parent.key} requires {cause.requirement}"
+            )
+        if sentence not in sentences:
+            sentences.append(sentence)
+    return " but ".join(sentences)
+
+
+def _chain(parent: Candidate, provider: PlanProvider) -> str:
+    """How ``parent`` got into the resolution: 'a==1 requires b>=2; b==2 requires c; '."""
+    steps: list[str] = []
+    current: NormalizedName = parent.name
+    visited: set[str] = set()
+    while current not in visited:
+        visited.add(current)
+        requester, requirement = provider.requested_by.get(current, (None, ""))
+        if requester is None:
+            break  # the file asked for it directly
+        steps.append(f"{requester} requires {requirement}")
+        current = canonicalize_name(requester.split("==")[0])
+    return "".join(f"{step}; " for step in reversed(steps))
+
+
+def _no_match(
+    requirement: Requirement, parent: Candidate | None, provider: PlanProvider, described_as: str
+) -> str:
+    name = canonicalize_name(requirement.name)
+    usable = sorted(
+        {c.version for c in provider.candidates_for(name, frozenset(), [Requirement(name)])}
+    )
+    who = described_as if parent is None else f"{_chain(parent, provider)}{parent.key}"
+    shown = ", ".join(str(v) for v in usable[-8:]) or "none"
+    if name in provider.overrides.hashes:
+        return (
+            f"{who} requires {requirement}, but no file of {name} for {provider.env} matches "
+            "the file's --hash values"
+        )
+    return (
+        f"{who} requires {requirement}, but no version of {name} matching it can be installed "
+        f"on {provider.env} (latest usable there: {shown})"
+    )

@@ -1,0 +1,151 @@
+"""The environment a plan resolves for: markers and wheel tags of a target, not of this host."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from packaging import tags
+from packaging.markers import Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.version import Version
+
+_PLATFORM = re.compile(
+    r"(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>\w+)"
+    r"|manylinux2014_(?P<arch2014>\w+)|linux_(?P<archlinux>\w+)"
+)
+# The legacy manylinux names, as pip and packaging spell them beside the PEP 600 ones.
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+# Architectures whose manylinux history starts before glibc 2.17.
+_OLD_GLIBC_ARCHES = frozenset({"x86_64", "i686"})
+
+
+class TargetError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """CPython ``python_version`` (``3.11`` or ``3.11.7``) on the Linux ``platform_tag``."""
+
+    python_version: str
+    platform_tag: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", self.python_version):
+            raise TargetError(f"python version {self.python_version!r} is not like 3.11 or 3.11.7")
+        if not _PLATFORM.fullmatch(self.platform_tag):
+            raise TargetError(
+                f"platform {self.platform_tag!r} is not a Linux platform tag such as "
+                "manylinux_2_17_s390x"
+            )
+
+    @property
+    def python_full_version(self) -> str:
+        """Markers need a micro version; ``3.11`` is read as ``3.11.0`` (as uv does)."""
+        parts = self.python_version.split(".")
+        return ".".join(parts + ["0"] * (3 - len(parts)))
+
+    @property
+    def python_major_minor(self) -> tuple[int, int]:
+        major, minor = self.python_version.split(".")[:2]
+        return int(major), int(minor)
+
+    @property
+    def python_tag(self) -> str:
+        major, minor = self.python_major_minor
+        return f"cp{major}{minor}"
+
+    @property
+    def arch(self) -> str:
+        match = _PLATFORM.fullmatch(self.platform_tag)
+        assert match is not None
+        return str(match.group("arch") or match.group("arch2014") or match.group("archlinux"))
+
+    @cached_property
+    def markers(self) -> dict[str, str]:
+        """The PEP 508 marker environment of the target."""
+        major, minor = self.python_major_minor
+        return {
+            "implementation_name": "cpython",
+            "implementation_version": self.python_full_version,
+            "os_name": "posix",
+            "platform_machine": self.arch,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": "Linux",
+            "platform_version": "",
+            "python_full_version": self.python_full_version,
+            "python_version": f"{major}.{minor}",
+            "sys_platform": "linux",
+        }
+
+    def evaluate(self, marker: Marker | None, extras: frozenset[str] = frozenset()) -> bool:
+        if marker is None:
+            return True
+        if not extras:
+            return marker.evaluate({**self.markers, "extra": ""})
+        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in extras)
+
+    def allows_python(self, requires_python: str | None) -> bool:
+        if not requires_python:
+            return True
+        try:
+            spec = SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            return True  # pip ignores an unparsable requires-python; so do we
+        return spec.contains(Version(self.python_full_version), prereleases=True)
+
+    @cached_property
+    def platforms(self) -> list[str]:
+        """Platform tags the target accepts, most specific first (as packaging orders them)."""
+        match = _PLATFORM.fullmatch(self.platform_tag)
+        assert match is not None
+        arch = self.arch
+        if match.group("arch2014"):
+            family, major, top = "manylinux", 2, 17
+        elif match.group("archlinux"):
+            return [f"linux_{arch}"]
+        else:
+            family, major, top = (
+                match.group("family"),
+                int(match.group("major")),
+                int(match.group("minor")),
+            )
+        platforms: list[str] = []
+        if family == "manylinux":
+            floor = 5 if arch in _OLD_GLIBC_ARCHES else 17
+            for minor in range(top, floor - 1, -1):
+                platforms.append(f"manylinux_{major}_{minor}_{arch}")
+                legacy = _LEGACY_MANYLINUX.get((major, minor))
+                if legacy:
+                    platforms.append(f"{legacy}_{arch}")
+        else:
+            platforms += [f"musllinux_{major}_{minor}_{arch}" for minor in range(top, -1, -1)]
+        platforms.append(f"linux_{arch}")
+        return platforms
+
+    @cached_property
+    def tags(self) -> list[Tag]:
+        """Every wheel tag the target installs, best first."""
+        version = self.python_major_minor
+        return [
+            *tags.cpython_tags(version, platforms=self.platforms),
+            *tags.compatible_tags(version, interpreter=self.python_tag, platforms=self.platforms),
+        ]
+
+    @cached_property
+    def tag_rank(self) -> dict[Tag, int]:
+        return {tag: rank for rank, tag in enumerate(self.tags)}
+
+    def wheel_rank(self, wheel_tags: frozenset[Tag]) -> int | None:
+        """How good a wheel with these tags is for the target (lower is better).
+
+        None when the target cannot install it."""
+        ranks = [self.tag_rank[t] for t in wheel_tags if t in self.tag_rank]
+        return min(ranks) if ranks else None
+
+    def __str__(self) -> str:
+        return f"{self.python_tag}-{self.platform_tag}"
