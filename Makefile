@@ -44,6 +44,7 @@ format: $(STAMP)
 
 bench: $(STAMP) services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/queue_claim.py
+	$(PY) bench/plan.py
 
 services:
 	@.ci/services

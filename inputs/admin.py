@@ -4,10 +4,14 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
+from inputs.forms import RequirementsUploadForm
 from inputs.models import PendingInput
 from inputs.plan_queue import PlanQueueError, enqueue_plan, replan
+from inputs.services import UploadError, upload_requirements
 from refinery.lib.state_machine import IllegalTransition
 
 
@@ -49,7 +53,46 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
     actions = ("enqueue_plan_action", "replan_action")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # Inputs arrive through the upload service, which validates them.
+        return False  # Inputs arrive through the upload view below, which validates them.
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path(
+            "upload/",
+            self.admin_site.admin_view(self.upload_view),
+            name="inputs_pendinginput_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a requirements file through the same service as the API and the command."""
+        if not self.has_view_permission(request) or not request.user.is_staff:
+            return HttpResponse(status=403)
+        form = RequirementsUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = upload_requirements(
+                    upload.read(),
+                    upload.name or "requirements.txt",
+                    python_version=form.cleaned_data["python_version"],
+                    platform_tag=form.cleaned_data["platform_tag"],
+                    priority=int(form.cleaned_data["priority"]),
+                    strategy=form.cleaned_data["strategy"] or None,
+                )
+            except UploadError as exc:
+                form.add_error("file", str(exc))
+            else:
+                level = messages.SUCCESS if result.created else messages.INFO
+                self.message_user(request, result.message, level)
+                return HttpResponseRedirect(
+                    reverse("admin:inputs_pendinginput_change", args=[result.pending.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Upload requirements",
+        }
+        return TemplateResponse(request, "admin/inputs/pendinginput/upload.html", context)
 
     def _each(
         self,

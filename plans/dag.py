@@ -21,7 +21,14 @@ from packaging.version import Version
 
 from plans.index_client import IndexClient
 from plans.metadata import MetadataError, sdist_build_requires
-from plans.resolver import Candidate, Overrides, Resolution, ResolutionError, resolve
+from plans.resolver import (
+    Candidate,
+    Overrides,
+    Resolution,
+    ResolutionError,
+    ResolverCache,
+    resolve,
+)
 from refinery.lib.overrides import normalize_overrides
 from refinery.lib.target_env import TargetEnvironment
 
@@ -106,9 +113,16 @@ def build_plan_dag(
             progress(f"resolving: {pinned} packages ({candidate.key})")
 
     dag = PlanDag()
+    cache = ResolverCache()
     try:
         runtime = resolve(
-            requirements, client, env, overrides=overrides, preferred=preferred, on_pin=on_pin
+            requirements,
+            client,
+            env,
+            overrides=overrides,
+            preferred=preferred,
+            on_pin=on_pin,
+            cache=cache,
         )
     except ResolutionError as exc:
         raise PlanError(str(exc)) from None
@@ -127,7 +141,7 @@ def build_plan_dag(
         node = dag.nodes[key]
         if progress is not None:
             progress(f"build requirements of {key}")
-        environment = _build_environment(node, client, env, overrides, on_pin)
+        environment = _build_environment(node, client, env, overrides, on_pin, cache)
         env_keys = _add_resolution(dag, environment, env, "build")
         direct = {env_keys[n] for n in environment.top_level}
         node["build_requires"] = sorted(direct)
@@ -146,13 +160,11 @@ def _build_environment(
     env: TargetEnvironment,
     overrides: Overrides | None,
     on_pin: Callable[[Candidate], None],
+    cache: ResolverCache,
 ) -> Resolution:
     key = f"{node['name']}=={node['version']}"
-    page = client.project(node["name"])
-    sdist = next(
-        (f for f in page.files if f.sha256 == node["source"]["sha256"] and not f.is_wheel), None
-    )
-    if sdist is None:
+    sdist = client.project(node["name"]).find(node["source"]["sha256"])
+    if sdist is None or sdist.is_wheel:
         raise PlanError(f"{key}: its sdist is no longer on the index")
     try:
         requires = sdist_build_requires(client, sdist)
@@ -169,6 +181,7 @@ def _build_environment(
             overrides=overrides,
             on_pin=on_pin,
             described_as=f"building {key}",
+            cache=cache,
         )
     except ResolutionError as exc:
         raise PlanError(f"build requirements of {key}: {exc}") from None

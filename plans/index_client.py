@@ -29,20 +29,21 @@ import zipfile
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
-    InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class DistFile:
     is_wheel: bool
 
     @property
-    def wheel_tags(self) -> frozenset[Any]:
-        return parse_wheel_filename(self.filename)[3] if self.is_wheel else frozenset()
+    def wheel_tags(self) -> frozenset[Tag]:
+        return _wheel_tags(self.filename) if self.is_wheel else frozenset()
 
     def as_source(self) -> dict[str, Any]:
         return {
@@ -95,40 +96,126 @@ class DistFile:
         }
 
 
-@dataclass(frozen=True)
+# A file as the page cache keeps it: everything parsed once, when the page was fetched.
+# [filename, absolute url, sha256, size, requires_python, yanked, upload_time,
+#  core_metadata, version, is_wheel]
+CompactFile = list[Any]
+
+
 class ProjectPage:
-    name: NormalizedName
-    files: tuple[DistFile, ...]
+    """A project's files across the indexes, grouped by version; ``DistFile`` objects are
+    made only for the versions asked for (big projects list thousands of files)."""
+
+    def __init__(self, name: NormalizedName, compact: list[CompactFile]) -> None:
+        self.name = name
+        grouped: dict[str, list[CompactFile]] = {}
+        for entry in compact:
+            grouped.setdefault(entry[8], []).append(entry)
+        self._by_version = {parse_version(text): entries for text, entries in grouped.items()}
+        self._files: dict[Version, list[DistFile]] = {}
+
+    @property
+    def versions(self) -> list[Version]:
+        return list(self._by_version)
+
+    def files_for(self, version: Version) -> list[DistFile]:
+        files = self._files.get(version)
+        if files is None:
+            files = [_dist_file(self.name, version, e) for e in self._by_version.get(version, [])]
+            self._files[version] = files
+        return files
+
+    @property
+    def files(self) -> list[DistFile]:
+        return [f for version in self._by_version for f in self.files_for(version)]
+
+    def find(self, sha256: str) -> DistFile | None:
+        """The file with this sha256, made without materializing the rest of the page."""
+        for version, entries in self._by_version.items():
+            for entry in entries:
+                if entry[2] == sha256:
+                    return _dist_file(self.name, version, entry)
+        return None
 
 
-def _parse_file(name: NormalizedName, raw: dict[str, Any], page_url: str) -> DistFile | None:
-    filename = raw.get("filename", "")
-    sha256 = (raw.get("hashes") or {}).get("sha256")
+@cache
+def parse_version(text: str) -> Version:
+    """Versions repeat across files and projects; parse each string once."""
+    return Version(text)
+
+
+@lru_cache(maxsize=65536)
+def _wheel_tags(filename: str) -> frozenset[Tag]:
+    return parse_wheel_filename(filename)[3]
+
+
+@lru_cache(maxsize=8192)
+def _canonical(raw_name: str) -> NormalizedName:
+    return canonicalize_name(raw_name)
+
+
+@cache
+def _normal_version(text: str) -> str | None:
+    try:
+        return str(parse_version(text))
+    except InvalidVersion:
+        return None
+
+
+def _compact(name: NormalizedName, raw: dict[str, Any], page_url: str) -> CompactFile | None:
+    """The few fields we use, parsed once per fetch (pages list up to tens of thousands of
+    files, so this stays cheap: no tag parsing, cached name and version normalization)."""
+    hashes = raw.get("hashes")
+    sha256 = hashes.get("sha256") if hashes else None
     if not sha256:
         return None  # We verify every file we use by its sha256; unhashed files are skipped.
-    try:
-        if filename.endswith(".whl"):
-            file_name, version, _, _ = parse_wheel_filename(filename)
-            is_wheel = True
-        elif filename.endswith((".tar.gz", ".zip")):
-            file_name, version = parse_sdist_filename(filename)
-            is_wheel = False
-        else:
+    filename: str = raw.get("filename", "")
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
             return None
-    except (InvalidWheelFilename, InvalidSdistFilename):
+        version, is_wheel = _normal_version(parts[1]), True
+    elif filename.endswith((".tar.gz", ".zip")):
+        try:
+            sdist_name, sdist_version = parse_sdist_filename(filename)
+        except (InvalidSdistFilename, InvalidVersion):
+            return None
+        if sdist_name != name:
+            return None
+        version, is_wheel = str(sdist_version), False
+    else:
         return None
-    if file_name != name:
+    if version is None:
         return None
+    url: str = raw["url"]
+    if not url.startswith(("https://", "http://")):
+        url = urljoin(page_url, url)
     core = raw.get("core-metadata", raw.get("data-dist-info-metadata", False))
+    return [
+        filename,
+        url,
+        sha256.lower(),
+        raw.get("size"),
+        raw.get("requires-python") or None,
+        bool(raw.get("yanked", False)),
+        raw.get("upload-time"),
+        bool(core),
+        version,
+        is_wheel,
+    ]
+
+
+def _dist_file(name: NormalizedName, version: Version, entry: CompactFile) -> DistFile:
+    filename, url, sha256, size, requires_python, yanked, upload_time, core, _, is_wheel = entry
     return DistFile(
         filename=filename,
-        url=urljoin(page_url, raw["url"]),
-        sha256=sha256.lower(),
-        size=raw.get("size"),
-        requires_python=raw.get("requires-python") or None,
-        yanked=bool(raw.get("yanked", False)),
-        upload_time=raw.get("upload-time"),
-        core_metadata=bool(core),
+        url=url,
+        sha256=sha256,
+        size=size,
+        requires_python=requires_python,
+        yanked=yanked,
+        upload_time=upload_time,
+        core_metadata=core,
         name=name,
         version=version,
         is_wheel=is_wheel,
@@ -278,8 +365,8 @@ class IndexClient:
     def _page_cache_path(self, url: str) -> Path:
         return self.cache_dir / "pages" / f"{hashlib.sha256(url.encode()).hexdigest()}.json"
 
-    def _fetch_page_json(self, url: str) -> dict[str, Any] | None:
-        """The PEP 691 document at ``url`` (cached for the TTL), or None on 404."""
+    def _fetch_page(self, name: NormalizedName, url: str) -> list[CompactFile] | None:
+        """The files listed by the PEP 691 page at ``url`` (cached for the TTL), None on 404."""
         path = self._page_cache_path(url)
         cached: dict[str, Any] | None = None
         if path.exists():
@@ -288,7 +375,7 @@ class IndexClient:
             except (OSError, ValueError):
                 cached = None
         if cached is not None and time.time() - cached["fetched_at"] < self.ttl:
-            return cached["body"]  # type: ignore[no-any-return]
+            return cached["files"]  # type: ignore[no-any-return]
         headers = {"Accept": PEP691}
         if cached is not None and cached.get("etag"):
             headers["If-None-Match"] = cached["etag"]
@@ -298,7 +385,7 @@ class IndexClient:
         if response.status_code == 304 and cached is not None:
             cached["fetched_at"] = time.time()
             _atomic_write(path, json.dumps(cached).encode())
-            return cached["body"]  # type: ignore[no-any-return]
+            return cached["files"]  # type: ignore[no-any-return]
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -309,32 +396,28 @@ class IndexClient:
             body = response.json()
         except ValueError as exc:
             raise IndexFetchError(f"{url}: malformed JSON: {exc}") from None
+        files = [c for raw in body.get("files", []) if (c := _compact(name, raw, url)) is not None]
         record = {
             "url": url,
             "fetched_at": time.time(),
             "etag": response.headers.get("etag"),
             "last_modified": response.headers.get("last-modified"),
-            "body": body,
+            "files": files,
         }
         _atomic_write(path, json.dumps(record).encode())
-        return body  # type: ignore[no-any-return]
+        return files
 
     def _load_project(self, name: NormalizedName) -> ProjectPage:
-        files: list[DistFile] = []
+        files: list[CompactFile] = []
         found = False
         for index_url in self.index_urls:
-            url = f"{index_url}{name}/"
-            body = self._fetch_page_json(url)
-            if body is None:
-                continue
-            found = True
-            for raw in body.get("files", []):
-                parsed = _parse_file(name, raw, url)
-                if parsed is not None:
-                    files.append(parsed)
+            listed = self._fetch_page(name, f"{index_url}{name}/")
+            if listed is not None:
+                found = True
+                files += listed
         if not found:
             raise UnknownProject(name, self.index_urls)
-        return ProjectPage(name=name, files=tuple(files))
+        return ProjectPage(name, files)
 
     def _page_future(self, name: str) -> Future[ProjectPage]:
         canonical = canonicalize_name(name)
@@ -344,6 +427,9 @@ class IndexClient:
                 future = self._pool.submit(self._load_project, canonical)
                 self._pages[canonical] = future
             return future
+
+    def project_future(self, name: str) -> Future[ProjectPage]:
+        return self._page_future(name)
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Start loading these project pages in the background."""
@@ -395,6 +481,21 @@ class IndexClient:
     def wheel_metadata(self, dist: DistFile) -> bytes:
         """The core metadata (``METADATA``) of a wheel, cached by the wheel's sha256."""
         return self.wheel_metadata_future(dist).result()
+
+    def _derived_path(self, key: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.cache_dir / "derived" / digest[:2] / f"{digest}.json"
+
+    def derived(self, key: str) -> Any:
+        """A value computed from immutable, hash-addressed files (so it never goes stale)."""
+        path = self._derived_path(key)
+        try:
+            return json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def store_derived(self, key: str, value: Any) -> None:
+        _atomic_write(self._derived_path(key), json.dumps(value).encode())
 
     def download(self, dist: DistFile) -> Path:
         """The file itself, verified against its sha256 and kept in the cache."""

@@ -12,6 +12,7 @@ sha256).
 from __future__ import annotations
 
 import email.message
+import json
 import logging
 import tarfile
 import tempfile
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import cast
 
-from build.util import project_wheel_metadata
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
@@ -134,6 +134,10 @@ def _prepare_metadata(sdist_path: Path, cache: Path, origin: str) -> CoreMetadat
     """PEP 517 ``prepare_metadata_for_build_wheel`` in an isolated environment; cached."""
     if cache.exists():
         return parse_core_metadata(cache.read_bytes(), f"{origin} (PEP 517, cached)")
+    # Imported here, not at the top: `build` costs 50 ms to import and this path is rare,
+    # while every planner process (and `manage.py plan`) would pay it at start-up.
+    from build.util import project_wheel_metadata
+
     with tempfile.TemporaryDirectory(prefix="refinery-metadata-") as scratch:
         try:
             with tarfile.open(sdist_path) as archive:
@@ -171,4 +175,11 @@ def dependencies_of(
 
 
 def sdist_build_requires(client: IndexClient, sdist: DistFile) -> list[Requirement]:
-    return build_requires(read_sdist(client.download(sdist)), sdist.filename)
+    """Build requirements of an sdist; kept by its sha256, so a re-plan opens no tarball."""
+    cache = client.cache_dir / "metadata" / sdist.sha256[:2] / f"{sdist.sha256}.build-requires.json"
+    if cache.exists():
+        return [Requirement(text) for text in json.loads(cache.read_text(encoding="utf-8"))]
+    requirements = build_requires(read_sdist(client.download(sdist)), sdist.filename)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps([str(r) for r in requirements]), encoding="utf-8")
+    return requirements

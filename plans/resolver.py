@@ -8,8 +8,10 @@ Yanked files are used only for an exact ``==`` pin (PEP 592).
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from resolvelib.structs import RequirementInformation
 
-from plans.index_client import DistFile, IndexClient
+from plans.index_client import DistFile, IndexClient, ProjectPage
 from plans.metadata import CoreMetadata, MetadataError, dependencies_of
 from refinery.lib.target_env import TargetEnvironment
 
@@ -71,6 +73,18 @@ def _is_exact_pin(requirement: Requirement) -> bool:
     return any(s.operator in ("==", "===") and "*" not in s.version for s in requirement.specifier)
 
 
+@dataclass
+class ResolverCache:
+    """What one plan's resolutions (runtime and every build environment) can share: they
+    use the same target and overrides, so candidates and filtered versions are the same."""
+
+    metadata: dict[str, CoreMetadata] = field(default_factory=dict)
+    filtered: dict[tuple[NormalizedName, str], list[Version]] = field(default_factory=dict)
+    candidates: dict[tuple[NormalizedName, Version, frozenset[str], bool], Candidate | None] = (
+        field(default_factory=dict)
+    )
+
+
 class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
     def __init__(
         self,
@@ -80,6 +94,7 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         overrides: Overrides,
         preferred: Mapping[NormalizedName, Version],
         on_pin: Callable[[Candidate], None] | None = None,
+        cache: ResolverCache | None = None,
     ) -> None:
         self.client = client
         self.env = env
@@ -88,7 +103,10 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         self.on_pin = on_pin
         # Who asked for what, for explaining conflicts as a chain back to the file.
         self.requested_by: dict[NormalizedName, tuple[str | None, str]] = {}
-        self._metadata: dict[str, CoreMetadata] = {}
+        self._cache = cache or ResolverCache()
+        self._metadata = self._cache.metadata
+        self._filtered = self._cache.filtered
+        self._candidates = self._cache.candidates
 
     # --- resolvelib protocol -----------------------------------------------------------
 
@@ -115,17 +133,18 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         identifier: str,
         requirements: Mapping[str, Iterator[Requirement]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
+    ) -> Callable[[], Iterator[Candidate]]:
         reqs = list(requirements[identifier])
         bad = {c.version for c in incompatibilities[identifier]}
         name = canonicalize_name(reqs[0].name)
         extras = frozenset(canonicalize_name(e) for r in reqs for e in r.extras)
-        candidates = [c for c in self.candidates_for(name, extras, reqs) if c.version not in bad]
-        if candidates:
-            first = candidates[0]
-            if first.metadata_wheel is not None:
-                self.client.wheel_metadata_future(first.metadata_wheel)  # warm it in the background
-        return candidates
+        versions = [v for v in self._allowed_versions(name, reqs) if v not in bad]
+        exact = name in self.overrides.force or any(_is_exact_pin(r) for r in reqs)
+        first = next(self._iter_candidates(name, extras, versions, exact), None)
+        if first is not None and first.metadata_wheel is not None:
+            self.client.wheel_metadata_future(first.metadata_wheel)  # warm it in the background
+        # A factory, so resolvelib builds candidates only for the versions it tries.
+        return lambda: self._iter_candidates(name, extras, versions, exact)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if canonicalize_name(requirement.name) != candidate.name:
@@ -141,19 +160,54 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         if candidate.extras:
             # An extra's candidate pulls in its base at the same version (as pip does).
             dependencies.append(Requirement(f"{candidate.name}=={candidate.version}"))
-        metadata = self.metadata(candidate)
-        for requirement in metadata.requires_dist:
-            if not self.env.evaluate(requirement.marker, candidate.extras):
-                continue
+        for requirement in self._applicable_dependencies(candidate):
             dep_name = canonicalize_name(requirement.name)
             if dep_name in self.overrides.exclude:
                 continue
-            plain = Requirement(str(requirement))
-            plain.marker = None
-            self.requested_by.setdefault(dep_name, (candidate.key, str(plain)))
-            dependencies.append(plain)
-        self.client.prefetch(canonicalize_name(r.name) for r in dependencies)
+            self.requested_by.setdefault(dep_name, (candidate.key, str(requirement)))
+            dependencies.append(requirement)
+        for dependency in dependencies:
+            self.speculate(dependency)
         return dependencies
+
+    def _applicable_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        """The candidate's dependencies whose markers hold on the target, markers removed.
+
+        Kept on disk per metadata file (named by its sha256), target and extras: metadata
+        never changes for a file, and parsing every Requires-Dist line (most apply only to
+        some extra or platform) is the bulk of a warm re-plan's time."""
+        source = candidate.metadata_wheel or candidate.sdist
+        assert source is not None
+        key = f"{source.sha256}-{self.env}-{','.join(sorted(candidate.extras))}"
+        cached = self.client.derived(key)
+        if cached is not None:
+            return [Requirement(text) for text in cached]
+        applicable = []
+        for requirement in self.metadata(candidate).requires_dist:
+            if self.env.evaluate(requirement.marker, candidate.extras):
+                plain = copy.copy(requirement)  # the parsed metadata is shared: copy, then strip
+                plain.marker = None
+                applicable.append(plain)
+        self.client.store_derived(key, [str(r) for r in applicable])
+        return applicable
+
+    def speculate(self, requirement: Requirement) -> None:
+        """Fetch, in the background, the page of a package the resolver will ask about and
+        then the metadata of its newest matching version, which it will most likely pick.
+        This keeps the network busy along the whole frontier instead of one hop at a time."""
+        name = canonicalize_name(requirement.name)
+        extras = frozenset(canonicalize_name(e) for e in requirement.extras)
+        exact = name in self.overrides.force or _is_exact_pin(requirement)
+
+        def on_page(page: Future[ProjectPage]) -> None:
+            if page.exception() is not None:
+                return  # the resolver will meet the same error and report it
+            versions = self._allowed_versions(name, [requirement])
+            best = next(self._iter_candidates(name, extras, versions, exact), None)
+            if best is not None and best.metadata_wheel is not None:
+                self.client.wheel_metadata_future(best.metadata_wheel)
+
+        self.client.project_future(name).add_done_callback(on_page)
 
     # --- candidates and metadata ----------------------------------------------------------
 
@@ -167,32 +221,47 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
             self._metadata[candidate.key] = cached
         return cached
 
+    def _project(self, name: NormalizedName) -> ProjectPage:
+        return self.client.project(name)
+
+    def _allowed_versions(self, name: NormalizedName, reqs: Sequence[Requirement]) -> list[Version]:
+        """Versions the requirements admit, newest first (a preferred one first of all)."""
+        page = self._project(name)
+        forced = self.overrides.force.get(name)
+        if forced is not None:
+            return [forced] if forced in page.versions else []
+        spec = SpecifierSet()
+        for req in reqs:
+            spec &= req.specifier
+        key = (name, str(spec))
+        if key not in self._filtered:
+            self._filtered[key] = sorted(spec.filter(page.versions), reverse=True)
+        versions = list(self._filtered[key])
+        preferred = self.preferred.get(name)
+        if preferred is not None and preferred in versions:
+            versions.remove(preferred)
+            versions.insert(0, preferred)
+        return versions
+
+    def _iter_candidates(
+        self, name: NormalizedName, extras: frozenset[str], versions: list[Version], exact: bool
+    ) -> Iterator[Candidate]:
+        page = self._project(name)
+        for version in versions:
+            key = (name, version, extras, exact)
+            if key not in self._candidates:
+                self._candidates[key] = self._candidate(
+                    name, version, extras, page.files_for(version), exact
+                )
+            candidate = self._candidates[key]
+            if candidate is not None:
+                yield candidate
+
     def candidates_for(
         self, name: NormalizedName, extras: frozenset[str], reqs: Sequence[Requirement]
     ) -> list[Candidate]:
-        page = self.client.project(name)
-        by_version: dict[Version, list[DistFile]] = defaultdict(list)
-        for dist in page.files:
-            by_version[dist.version].append(dist)
-        forced = self.overrides.force.get(name)
-        if forced is not None:
-            versions = [forced] if forced in by_version else []
-        else:
-            spec = SpecifierSet()
-            for req in reqs:
-                spec &= req.specifier
-            versions = sorted(spec.filter(by_version), reverse=True)
-        exact = forced is not None or any(_is_exact_pin(r) for r in reqs)
-        preferred = self.preferred.get(name)
-        if preferred in versions:
-            versions.remove(preferred)
-            versions.insert(0, preferred)
-        candidates = []
-        for version in versions:
-            candidate = self._candidate(name, version, extras, by_version[version], exact)
-            if candidate is not None:
-                candidates.append(candidate)
-        return candidates
+        exact = name in self.overrides.force or any(_is_exact_pin(r) for r in reqs)
+        return list(self._iter_candidates(name, extras, self._allowed_versions(name, reqs), exact))
 
     def _candidate(
         self,
@@ -254,11 +323,12 @@ def resolve(
     preferred: Mapping[NormalizedName, Version] | None = None,
     on_pin: Callable[[Candidate], None] | None = None,
     described_as: str = "the file",
+    cache: ResolverCache | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` (markers already evaluated) for ``env``."""
     overrides = overrides or Overrides()
     provider = PlanProvider(
-        client, env, overrides=overrides, preferred=preferred or {}, on_pin=on_pin
+        client, env, overrides=overrides, preferred=preferred or {}, on_pin=on_pin, cache=cache
     )
     wanted = [r for r in requirements if canonicalize_name(r.name) not in overrides.exclude]
     for requirement in wanted:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from packaging import tags
 from packaging.markers import Marker
@@ -24,6 +24,16 @@ _OLD_GLIBC_ARCHES = frozenset({"x86_64", "i686"})
 
 class TargetError(ValueError):
     pass
+
+
+@lru_cache(maxsize=4096)
+def _python_allowed(requires_python: str, python_full_version: str) -> bool:
+    """Cached: every file of a project usually carries the same requires-python string."""
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True  # pip ignores an unparsable requires-python; so do we
+    return spec.contains(Version(python_full_version), prereleases=True)
 
 
 @dataclass(frozen=True)
@@ -92,11 +102,7 @@ class TargetEnvironment:
     def allows_python(self, requires_python: str | None) -> bool:
         if not requires_python:
             return True
-        try:
-            spec = SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            return True  # pip ignores an unparsable requires-python; so do we
-        return spec.contains(Version(self.python_full_version), prereleases=True)
+        return _python_allowed(requires_python, self.python_full_version)
 
     @cached_property
     def platforms(self) -> list[str]:
