@@ -149,6 +149,9 @@ def _wheel_tags(filename: str) -> frozenset[Tag]:
     return parse_wheel_filename(filename)[3]
 
 
+_NEVER_LINUX = ("win", "macosx", "ios", "android", "emscripten", "pyodide")
+
+
 @lru_cache(maxsize=8192)
 def _canonical(raw_name: str) -> NormalizedName:
     return canonicalize_name(raw_name)
@@ -174,6 +177,8 @@ def _compact(name: NormalizedName, raw: dict[str, Any], page_url: str) -> Compac
         parts = filename[:-4].split("-")
         if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
             return None
+        if parts[-1].startswith(_NEVER_LINUX):
+            return None  # targets are Linux: such a wheel is never installed nor needed
         version, is_wheel = _normal_version(parts[1]), True
     elif filename.endswith((".tar.gz", ".zip")):
         try:
@@ -316,13 +321,17 @@ class IndexClient:
             follow_redirects=True,
             headers={"User-Agent": "wheel-refinery (+planner)"},
         )
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index")
+        # Pages and metadata get separate pools: the resolver blocks on pages, so they must
+        # never queue behind speculative metadata reads.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index-meta")
+        self._page_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index-page")
         self._lock = threading.Lock()
         self._pages: dict[str, Future[ProjectPage]] = {}
         self._metadata: dict[str, Future[bytes]] = {}
         self.network_requests = 0
 
     def close(self) -> None:
+        self._page_pool.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
 
@@ -424,7 +433,7 @@ class IndexClient:
         with self._lock:
             future = self._pages.get(canonical)
             if future is None:
-                future = self._pool.submit(self._load_project, canonical)
+                future = self._page_pool.submit(self._load_project, canonical)
                 self._pages[canonical] = future
             return future
 
