@@ -150,7 +150,7 @@ def build_plan_dag(
         needs_before[key] = set(env_keys.values())
         pending += [k for k in env_keys.values() if dag.nodes[k]["action"] == "build"]
         _check_size(dag, max_deps)
-    _check_build_cycles(needs_before, dag)
+    _check_build_cycles(needs_before)
     return dag
 
 
@@ -195,7 +195,7 @@ def _check_size(dag: PlanDag, max_deps: int | None) -> None:
         )
 
 
-def _check_build_cycles(needs_before: dict[str, set[str]], dag: PlanDag) -> None:
+def _check_build_cycles(needs_before: dict[str, set[str]]) -> None:
     """A package that must be built before itself (through its build environments) is an error."""
     must_build = set(needs_before)
     graph = {

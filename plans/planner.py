@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -82,7 +83,7 @@ def compute_plan(
     if not requirements:
         raise PlanError(f"no requirement in the file applies to {env}")
     overrides = parse_overrides(request.overrides)
-    overrides = type(overrides)(force=overrides.force, exclude=overrides.exclude, hashes=hashes)
+    overrides = dataclasses.replace(overrides, hashes=hashes)
     preferred = {}
     if request.strategy == Plan.Strategy.PINNED:
         preferred = {canonicalize_name(n): Version(v) for n, v in request.preferred.items()}

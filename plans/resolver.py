@@ -300,10 +300,6 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         return Candidate(name, version, extras, sdist, "build", metadata_wheel, sdist)
 
 
-class _PinCounter(BaseReporter):  # type: ignore[type-arg]
-    pass
-
-
 @dataclass
 class Resolution:
     """Resolved packages (one candidate per project) and who depends on whom."""
@@ -336,7 +332,7 @@ def resolve(
             canonicalize_name(requirement.name), (None, str(requirement))
         )
     client.prefetch(canonicalize_name(r.name) for r in wanted)
-    resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, _PinCounter())
+    resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
     try:
         result = resolver.resolve(wanted, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:

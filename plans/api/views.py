@@ -70,7 +70,9 @@ class PlanSubmitView(APIView):
         if not form.is_valid():
             return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
         data = form.validated_data
-        dag = request.data["dag"]  # as sent: the validated copy renames nothing but drops extras
+        # Store the DAG as sent: the validated copy keeps only the checked fields and would
+        # drop what planners add for people (why, roles, build_requires).
+        dag = request.data["dag"]
         try:
             plan = save_plan(data["input_id"], data["worker"], dag=dag, snapshot=data["snapshot"])
         except PlanQueueError as exc:

@@ -9,6 +9,7 @@ from packaging.utils import canonicalize_name
 
 from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient
+from plans.resolver import Overrides
 from refinery.lib.target_env import TargetEnvironment
 
 pytestmark = [pytest.mark.network]
@@ -97,8 +98,7 @@ def test_an_unknown_project_and_an_impossible_pin_say_so(index):
 
 def test_a_hash_pin_makes_the_plan_use_the_file_with_that_hash(index):
     sdist_only = "1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926"
-    overrides = parse_overrides({})
-    forced = type(overrides)(hashes={canonicalize_name("six"): frozenset({sdist_only})})
+    forced = Overrides(hashes={canonicalize_name("six"): frozenset({sdist_only})})
     nodes, _ = _plan(index, "six==1.16.0", overrides=forced)
     assert nodes["six"]["action"] == "build"
     assert nodes["six"]["source"]["sha256"] == sdist_only
@@ -107,5 +107,5 @@ def test_a_hash_pin_makes_the_plan_use_the_file_with_that_hash(index):
         _plan(
             index,
             "six==1.16.0",
-            overrides=type(overrides)(hashes={canonicalize_name("six"): frozenset({"0" * 64})}),
+            overrides=Overrides(hashes={canonicalize_name("six"): frozenset({"0" * 64})}),
         )
