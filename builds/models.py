@@ -219,3 +219,69 @@ class BuildEvent(models.Model):
         if self.kind == self.Kind.TRANSITION:
             return f"{self.from_status} -> {self.to_status}"
         return f"{self.kind}: {self.message[:60]}"
+
+
+class LogChunk(models.Model):
+    """A batch of a build's output lines, numbered so readers can ask for what is new."""
+
+    job = models.ForeignKey(BuildJob, on_delete=models.CASCADE, related_name="log_chunks")
+    attempt = models.PositiveIntegerField()
+    seq = models.PositiveIntegerField(help_text="0, 1, 2 … within the attempt")
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["job_id", "attempt", "seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "attempt", "seq"], name="logchunk_unique_seq_per_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} attempt {self.attempt} chunk {self.seq}"
+
+
+class Artifact(models.Model):
+    """A wheel in our store, content-addressed by its sha256.
+
+    A rebuild that yields different bytes is a new row; earlier rows stay, so every wheel
+    ever served can still be fetched by its hash.
+    """
+
+    class Origin(models.TextChoices):
+        BUILT = "built"
+        REUSED = "reused", "reused (downloaded from upstream)"
+        UPLOADED = "uploaded"
+
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="artifacts")
+    job = models.ForeignKey(
+        BuildJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="artifacts"
+    )
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    name = models.CharField(max_length=200, help_text="Normalized project name.")
+    version = models.CharField(max_length=100)
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    tags = models.JSONField(
+        default=list, help_text="Wheel tags, e.g. cp311-cp311-manylinux_2_17_s390x"
+    )
+    core_metadata = models.TextField(help_text="The wheel's METADATA file (served for PEP 658).")
+    requires_python = models.CharField(max_length=200, blank=True)
+    storage_key = models.CharField(max_length=300)
+    provenance = models.JSONField(default=dict, blank=True)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "version", "filename"]
+        constraints = [
+            models.UniqueConstraint(fields=["sha256"], name="artifact_unique_sha256"),
+        ]
+        indexes = [
+            # Simple index pages and "is it in our store?": a target's files of one project.
+            models.Index(fields=["target", "name", "version"], name="artifact_project_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -201,6 +201,7 @@ WITH picked AS (
     WHERE status IN ('pending', 'retry')
       AND next_attempt_at <= %(now)s
       AND attempts < max_attempts
+      AND (%(any_target)s OR target_id = ANY(%(targets)s))
     ORDER BY priority DESC, enqueued_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -252,8 +253,12 @@ def claim(
     *,
     lease_seconds: int | None = None,
     now: datetime | None = None,
+    target_ids: list[int] | None = None,
 ) -> list[BuildJob]:
     """Lease up to ``max_n`` due jobs to ``worker_id``: highest priority first, then oldest.
+
+    ``target_ids`` limits the claim to targets this worker can build (a local runner
+    builds for its own architecture only); None takes any.
 
     Each claimed job becomes ``leased`` with ``attempts + 1`` and an event, all in
     one transaction. On Postgres one statement does it; ``SKIP LOCKED`` lets
@@ -267,28 +272,31 @@ def claim(
     now = _now(now)
     expires = now + timedelta(seconds=lease_seconds or settings.BUILD_LEASE_SEC)
     if supports_skip_locked():
-        params: dict[str, datetime | int | str] = {
+        params: dict[str, datetime | int | str | bool | list[int]] = {
             "now": now,
             "limit": max_n,
             "worker": worker_id,
             "expires": expires,
+            "any_target": target_ids is None,
+            "targets": target_ids or [],
         }
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL_FORMATTED, params)
             return _jobs_from_rows(cursor.fetchall())
-    return _claim_serialized(worker_id, max_n, now, expires)
+    return _claim_serialized(worker_id, max_n, now, expires, target_ids)
 
 
 @transaction.atomic
 def _claim_serialized(
-    worker_id: str, max_n: int, now: datetime, expires: datetime
+    worker_id: str, max_n: int, now: datetime, expires: datetime, target_ids: list[int] | None
 ) -> list[BuildJob]:
+    claimable = BuildJob.objects.filter(
+        status__in=BuildJob.CLAIMABLE, next_attempt_at__lte=now, attempts__lt=F("max_attempts")
+    )
+    if target_ids is not None:
+        claimable = claimable.filter(target_id__in=target_ids)
     picked = list(
-        BuildJob.objects.filter(
-            status__in=BuildJob.CLAIMABLE, next_attempt_at__lte=now, attempts__lt=F("max_attempts")
-        )
-        .order_by("-priority", "enqueued_at", "id")
-        .values_list("id", "status")[:max_n]
+        claimable.order_by("-priority", "enqueued_at", "id").values_list("id", "status")[:max_n]
     )
     ids = [pk for pk, _ in picked]
     BuildJob.objects.filter(id__in=ids, status__in=BuildJob.CLAIMABLE).update(

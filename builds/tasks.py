@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import socket
+from pathlib import Path
+
+from django.conf import settings
+from django_q.tasks import async_task
+
 from builds import plan_builds
 from builds.queue import reap_expired_leases as reap_build_leases
+from builds.runners.local import LocalRunner
+from builds.worker import LocalBuildQueue, drain
 from inputs.plan_queue import reap_expired_plan_leases
 from plans.models import Plan
 
@@ -23,4 +33,23 @@ def enqueue_plan_builds(plan_id: int) -> str:
     plan = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
         return f"plan {plan_id} no longer exists"
-    return f"plan {plan_id}: {plan_builds.enqueue_plan_builds(plan, actor='auto-build')}"
+    summary = plan_builds.enqueue_plan_builds(plan, actor="auto-build")
+    if summary.enqueued:
+        async_task("builds.tasks.drain_builds", task_name=f"build plan {plan_id}")
+    return f"plan {plan_id}: {summary}"
+
+
+def drain_builds() -> str:
+    """The cluster's build loop: build what is due with the local runner (repeat-safe: the
+    leases, not this task, decide who builds what)."""
+    runner = LocalRunner(
+        timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
+    )
+    worker_id = f"q2:{socket.gethostname()}:{os.getpid()}"
+    count = drain(
+        LocalBuildQueue(arch=platform.machine()),
+        runner,
+        worker_id,
+        pool_size=settings.BUILD_POOL_SIZE,
+    )
+    return f"{count} build job(s) processed"

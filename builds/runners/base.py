@@ -1,0 +1,133 @@
+"""The runner interface: run one build and report what happened, streaming its output."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from builds.log_sink import LogSink
+
+# Exit codes of the build script (builds/runners/build_script.py), read as failure reasons.
+EXIT_SOURCE_MISMATCH = 65
+EXIT_SYSTEM_RECIPE = 66
+EXIT_DOWNLOAD = 67
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything a runner needs for one job; passed to the build as environment variables."""
+
+    job_id: int
+    name: str
+    version: str
+    python_tag: str
+    platform_tag: str
+    sdist_url: str
+    sdist_sha256: str
+    recipes: list[dict[str, Any]] = field(default_factory=list)
+    index_urls: list[str] = field(default_factory=list)
+    source_date_epoch: int = 315532800  # 1980-01-01: the earliest date a zip can hold
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "JOB_NAME": self.name,
+            "JOB_VERSION": self.version,
+            "PYTHON_TAG": self.python_tag,
+            "PLATFORM_TAG": self.platform_tag,
+            "RECIPES": json.dumps(self.recipes),
+            "SDIST_URL": self.sdist_url,
+            "SDIST_SHA256": self.sdist_sha256,
+            "INDEX_URLS": " ".join(self.index_urls),
+            "SOURCE_DATE_EPOCH": str(self.source_date_epoch),
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None
+    wheels: list[Path]
+    elapsed: float
+    reason: str  # "" on success; timeout | cancelled | build_error | system_recipe | infrastructure
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "" and bool(self.wheels)
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(
+        self, spec: BuildSpec, output_dir: Path, sink: LogSink, cancelled: Callable[[], bool]
+    ) -> RunResult: ...
+
+
+def reason_for_exit(code: int) -> str:
+    return {
+        EXIT_SYSTEM_RECIPE: "system_recipe",
+        EXIT_DOWNLOAD: "infrastructure",
+    }.get(code, "build_error")
+
+
+def stream_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    sink: LogSink,
+    timeout: float,
+    cancelled: Callable[[], bool],
+    cwd: Path | None = None,
+    kill: Callable[[subprocess.Popen[str]], None] | None = None,
+) -> tuple[int | None, str]:
+    """Run ``argv`` (never through a shell), copy its output line by line to ``sink``, and
+    stop it on timeout or cancellation. Returns ``(exit_code, "" | "timeout" | "cancelled")``."""
+    process = subprocess.Popen(
+        list(argv),
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sink.write(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    stopped = ""
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            stopped = "timeout"
+        elif cancelled():
+            stopped = "cancelled"
+        if stopped:
+            (kill or _kill_group)(process)
+            break
+        time.sleep(0.2)
+    process.wait()
+    reader.join(timeout=5)
+    return (None if stopped else process.returncode), stopped
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """The build may have started compilers of its own: end the whole process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,175 @@
+"""refinery-build: the default build command, run inside the build environment.
+
+Standard library only: it runs unchanged in the local runner's fresh venv and in a
+builder container. Input comes from the environment (JOB_NAME, JOB_VERSION, PYTHON_TAG,
+PLATFORM_TAG, RECIPES, SDIST_URL, SDIST_SHA256, INDEX_URLS, OUTPUT_DIR, WORK_DIR);
+package names and versions are only ever argv items, never shell text.
+
+Steps: apply recipes (environment variables, system packages, extra build requirements,
+pip arguments), fetch the sdist by URL and verify its sha256 against the plan, then
+``pip wheel --no-deps`` it into OUTPUT_DIR against the refinery's own index first.
+Exit codes: 0 built; 65 the sdist does not match the plan's sha256; 66 a system-package
+recipe failed; 67 the sdist could not be downloaded; anything else is the build's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import tomllib
+import urllib.request
+import zipfile
+from pathlib import Path
+
+EXIT_SOURCE_MISMATCH = 65
+EXIT_SYSTEM_RECIPE = 66
+EXIT_DOWNLOAD = 67
+
+
+def say(message: str) -> None:
+    print(f"refinery-build: {message}", flush=True)
+
+
+def run(argv: list[str], **kwargs: object) -> int:
+    say("$ " + " ".join(argv))
+    return subprocess.call(argv, **kwargs)  # type: ignore[arg-type]
+
+
+def fetch(url: str, destination: Path) -> None:
+    cafile = os.environ.get("SSL_CERT_FILE")
+    context = ssl.create_default_context(
+        cafile=cafile if cafile and Path(cafile).exists() else None
+    )
+    for attempt in range(4):
+        try:
+            with (
+                urllib.request.urlopen(url, context=context, timeout=60) as response,
+                destination.open("wb") as out,
+            ):
+                shutil.copyfileobj(response, out)
+            return
+        except OSError as exc:
+            say(f"download failed ({exc}); attempt {attempt + 1} of 4")
+            time.sleep(2**attempt)
+    sys.exit(EXIT_DOWNLOAD)
+
+
+def install_system_packages(packages: list[str]) -> None:
+    """With the image family's package manager; only possible as root in a container."""
+    managers = {
+        "apt-get": [
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends"],
+        ],
+        "dnf": [[], ["dnf", "install", "-y"]],
+        "microdnf": [[], ["microdnf", "install", "-y"]],
+        "yum": [[], ["yum", "install", "-y"]],
+    }
+    if os.geteuid() != 0:
+        say(f"system packages {packages} need root in a builder container (the podman runner)")
+        sys.exit(EXIT_SYSTEM_RECIPE)
+    for manager, (refresh, install) in managers.items():
+        if shutil.which(manager):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            if refresh and run(refresh, env=env) != 0:
+                sys.exit(EXIT_SYSTEM_RECIPE)
+            if run([*install, *packages], env=env) != 0:
+                sys.exit(EXIT_SYSTEM_RECIPE)
+            return
+    say("no known package manager (apt-get, dnf, microdnf, yum) in this image")
+    sys.exit(EXIT_SYSTEM_RECIPE)
+
+
+def declared_build_requires(sdist: Path, scratch: Path) -> list[str]:
+    """build-system.requires from the sdist, with pip's setuptools default."""
+    requires = ["setuptools>=40.8.0"]
+    try:
+        if sdist.name.endswith(".zip"):
+            with zipfile.ZipFile(sdist) as archive:
+                names = [
+                    n
+                    for n in archive.namelist()
+                    if n.count("/") == 1 and n.endswith("/pyproject.toml")
+                ]
+                data = archive.read(names[0]) if names else None
+        else:
+            with tarfile.open(sdist) as archive:
+                member = next(
+                    (
+                        m
+                        for m in archive
+                        if m.name.count("/") == 1 and m.name.endswith("/pyproject.toml")
+                    ),
+                    None,
+                )
+                extracted = archive.extractfile(member) if member is not None else None
+                data = extracted.read() if extracted is not None else None
+    except (tarfile.TarError, zipfile.BadZipFile) as exc:
+        say(f"cannot read the sdist: {exc}")
+        return requires
+    if data:
+        system = tomllib.loads(data.decode("utf-8")).get("build-system", {})
+        requires = list(system.get("requires", requires))
+    return requires
+
+
+def main() -> int:
+    name, version = os.environ["JOB_NAME"], os.environ["JOB_VERSION"]
+    output = Path(os.environ.get("OUTPUT_DIR", "/output"))
+    scratch = Path(os.environ.get("WORK_DIR") or tempfile.mkdtemp(prefix="refinery-build-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
+    indexes = os.environ.get("INDEX_URLS", "").split()
+    recipes = json.loads(os.environ.get("RECIPES") or "[]")
+    say(f"{name}=={version} for {os.environ.get('PYTHON_TAG')}-{os.environ.get('PLATFORM_TAG')}")
+
+    pip_args: list[str] = []
+    extra_build_requires: list[str] = []
+    for recipe in recipes:
+        kind = recipe.get("type")
+        if kind == "env":
+            for key, value in recipe["vars"].items():
+                say(f"recipe: {key}={value}")
+                os.environ[key] = value
+        elif kind == "system_packages":
+            install_system_packages(list(recipe["packages"]))
+        elif kind == "build_requires":
+            extra_build_requires += list(recipe["requirements"])
+        elif kind == "pip_args":
+            pip_args += list(recipe["args"])
+
+    url, expected = os.environ["SDIST_URL"], os.environ["SDIST_SHA256"].lower()
+    sdist = scratch / url.rsplit("/", 1)[-1].split("#")[0]
+    say(f"fetching {url}")
+    fetch(url, sdist)
+    actual = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if actual != expected:
+        say(f"sha256 mismatch: the plan says {expected}, the file is {actual}")
+        return EXIT_SOURCE_MISMATCH
+    say(f"sha256 verified: {actual}")
+
+    index_args: list[str] = []
+    if indexes:
+        index_args = ["--index-url", indexes[0]]
+        for extra in indexes[1:]:
+            index_args += ["--extra-index-url", extra]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    if extra_build_requires:
+        # Extra build requirements mean building without isolation, in this environment.
+        requires = declared_build_requires(sdist, scratch) + extra_build_requires
+        if run([*pip, "install", *index_args, *requires]) != 0:
+            return 1
+        pip_args = [*pip_args, "--no-build-isolation"]
+    return run([*pip, "wheel", "--no-deps", "-w", str(output), *index_args, *pip_args, str(sdist)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The local runner (embedded default): a fresh venv per build, on this host, as this user."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from builds.log_sink import LogSink
+from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
+
+BUILD_SCRIPT = Path(__file__).with_name("build_script.py")
+# Variables a build may see from the host; everything else (the host's pip configuration
+# in particular, which may add other indexes) stays out.
+_PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "TMPDIR")
+
+
+class LocalRunner:
+    name = "local"
+
+    def __init__(
+        self, *, timeout: float, pip_cache: Path | None = None, python: str = sys.executable
+    ):
+        self.timeout = timeout
+        self.pip_cache = pip_cache
+        self.python = python
+
+    def run(
+        self, spec: BuildSpec, output_dir: Path, sink: LogSink, cancelled: Callable[[], bool]
+    ) -> RunResult:
+        started = time.monotonic()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"refinery-{spec.name}-") as scratch_name:
+            scratch = Path(scratch_name)
+            venv = scratch / "venv"
+            sink.write(f"local runner: creating a fresh venv in {venv}")
+            created = subprocess.run(
+                [self.python, "-m", "venv", str(venv)], capture_output=True, text=True
+            )
+            if created.returncode != 0:
+                sink.write(created.stderr)
+                return RunResult(
+                    None, [], time.monotonic() - started, "infrastructure", "venv failed"
+                )
+            env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+            env.update(spec.environment())
+            env.update(
+                {
+                    "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+                    "HOME": str(scratch),
+                    "OUTPUT_DIR": str(output_dir),
+                    "WORK_DIR": str(scratch / "work"),
+                    "PIP_CONFIG_FILE": os.devnull,
+                    "PIP_NO_INPUT": "1",
+                    "PYTHONUNBUFFERED": "1",
+                }
+            )
+            if "SSL_CERT_FILE" in env:
+                env["PIP_CERT"] = env["SSL_CERT_FILE"]
+            if self.pip_cache is not None:
+                env["PIP_CACHE_DIR"] = str(self.pip_cache)
+            code, stopped = stream_process(
+                [str(venv / "bin" / "python"), str(BUILD_SCRIPT)],
+                env=env,
+                sink=sink,
+                timeout=self.timeout,
+                cancelled=cancelled,
+                cwd=scratch,
+            )
+        elapsed = time.monotonic() - started
+        wheels = sorted(output_dir.glob("*.whl"))
+        if stopped:
+            sink.write(f"local runner: build {stopped} after {elapsed:.1f} s; killed")
+            return RunResult(None, [], elapsed, stopped)
+        if code != 0:
+            return RunResult(code, [], elapsed, reason_for_exit(code or 1), f"exit code {code}")
+        if not wheels:
+            return RunResult(code, [], elapsed, "build_error", "the build produced no wheel")
+        return RunResult(code, wheels, elapsed, "")

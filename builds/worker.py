@@ -1,0 +1,303 @@
+"""The build worker: claim due jobs, run them, heartbeat, and report — through one interface.
+
+``BuildQueue`` is everything a worker needs from the refinery. ``LocalBuildQueue`` talks to
+the database directly (the django-q2 cluster, ``manage.py drain``); a remote worker
+implements the same methods over HTTP, so this loop runs unchanged on an s390x machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import connection
+
+from builds import queue as build_queue
+from builds.artifacts import ArtifactError, repair, store_wheel
+from builds.log_sink import DatabaseLogSink, LogSink
+from builds.models import Artifact, BuildJob
+from builds.runners.base import BuildSpec, Runner, RunResult
+from plans.models import Target
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What a worker knows about a job it holds: enough to build it, nothing more."""
+
+    id: int
+    attempt: int
+    spec: BuildSpec
+    target_python: str
+    target_platform: str
+    build_requires: list[str]
+
+
+class BuildQueue(Protocol):
+    def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]: ...
+
+    def heartbeat(self, job_id: int, worker_id: str) -> str: ...
+
+    def start(self, job_id: int, worker_id: str) -> None: ...
+
+    def complete(self, job_id: int, worker_id: str, message: str) -> None: ...
+
+    def fail(self, job_id: int, worker_id: str, *, reason: str, error: str) -> None: ...
+
+    def release(self, job_id: int, worker_id: str) -> None: ...
+
+    def log_sink(self, job: ClaimedJob) -> LogSink: ...
+
+    def store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str: ...
+
+
+def _node(job: BuildJob) -> dict[str, Any] | None:
+    if job.plan is None:
+        return None
+    return next(
+        (n for n in job.plan.nodes() if n["name"] == job.name and n["version"] == job.version), None
+    )
+
+
+class LocalBuildQueue:
+    """The build queue in this refinery's own database.
+
+    ``arch`` limits claims to targets of that machine architecture (the local runner
+    builds for the host only); None claims for any target.
+    """
+
+    def __init__(self, arch: str | None = None) -> None:
+        self.arch = arch
+
+    def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]:
+        target_ids = None
+        if self.arch is not None:
+            target_ids = list(
+                Target.objects.filter(platform_tag__endswith=f"_{self.arch}").values_list(
+                    "pk", flat=True
+                )
+            )
+            if not target_ids:
+                return []
+        claimed = []
+        for job in build_queue.claim(worker_id, max_n, target_ids=target_ids):
+            job = BuildJob.objects.select_related("plan", "target").get(pk=job.pk)
+            node = _node(job) or {}
+            source = (
+                node.get("source", {})
+                if node.get("source", {}).get("kind") == "sdist"
+                else node.get("sdist", {})
+            )
+            if not source.get("url"):
+                build_queue.fail(
+                    job.pk,
+                    worker_id,
+                    reason=BuildJob.FailureReason.BUILD_ERROR,
+                    error=f"{job.name}=={job.version}: no sdist recorded in its plan",
+                    retryable=False,
+                )
+                continue
+            claimed.append(
+                ClaimedJob(
+                    id=job.pk,
+                    attempt=job.attempts,
+                    spec=BuildSpec(
+                        job_id=job.pk,
+                        name=job.name,
+                        version=job.version,
+                        python_tag=job.target.python_tag,
+                        platform_tag=job.target.platform_tag,
+                        sdist_url=source["url"],
+                        sdist_sha256=source["sha256"],
+                        recipes=list(job.recipes),
+                        index_urls=[settings.INDEX_URL, *settings.EXTRA_INDEX_URL],
+                    ),
+                    target_python=job.target.python_version,
+                    target_platform=job.target.platform_tag,
+                    build_requires=list(node.get("build_requires", [])),
+                )
+            )
+        return claimed
+
+    def heartbeat(self, job_id: int, worker_id: str) -> str:
+        """ "ok" while this worker holds the job, else the job's status (e.g. cancelled)."""
+        try:
+            build_queue.heartbeat(job_id, worker_id)
+        except build_queue.QueueError:
+            return (
+                BuildJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+                or "gone"
+            )
+        return "ok"
+
+    def start(self, job_id: int, worker_id: str) -> None:
+        build_queue.start_building(job_id, worker_id)
+
+    def complete(self, job_id: int, worker_id: str, message: str) -> None:
+        build_queue.complete(job_id, worker_id, message=message)
+
+    def fail(self, job_id: int, worker_id: str, *, reason: str, error: str) -> None:
+        if reason == "infrastructure":
+            build_queue.fail(job_id, worker_id, reason=reason, error=error, count_attempt=False)
+        elif reason == "system_recipe":
+            build_queue.fail(
+                job_id,
+                worker_id,
+                reason=reason,
+                error=error,
+                final_status=BuildJob.Status.SYSTEM_RECIPE_FAILED,
+            )
+        else:
+            build_queue.fail(job_id, worker_id, reason=reason, error=error)
+
+    def release(self, job_id: int, worker_id: str) -> None:
+        build_queue.release(job_id, worker_id)
+
+    def log_sink(self, job: ClaimedJob) -> LogSink:
+        return DatabaseLogSink(job.id, job.attempt)
+
+    def store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str:
+        model = BuildJob.objects.select_related("target").get(pk=job.id)
+        artifact: Artifact = store_wheel(
+            wheel,
+            target=model.target,
+            origin=Artifact.Origin.BUILT,
+            name=model.name,
+            version=model.version,
+            job=model,
+            provenance=provenance,
+        )
+        return artifact.sha256
+
+
+class _Heartbeat(threading.Thread):
+    """Extends the lease while the build runs; notices an operator's cancel or a lost lease."""
+
+    def __init__(self, queue: BuildQueue, job_id: int, worker_id: str, every: float) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.queue, self.job_id, self.worker_id, self.every = queue, job_id, worker_id, every
+        self.stopped = threading.Event()
+        self.lost = ""
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.every):
+                state = self.queue.heartbeat(self.job_id, self.worker_id)
+                if state != "ok":
+                    self.lost = state
+                    return
+        finally:
+            connection.close()
+
+
+def build_one(
+    queue: BuildQueue, runner: Runner, job: ClaimedJob, worker_id: str, *, stop: threading.Event
+) -> str:
+    """Build one claimed job and report the outcome; returns a one-line summary."""
+    sink = queue.log_sink(job)
+    beat = _Heartbeat(queue, job.id, worker_id, every=max(1.0, settings.BUILD_LEASE_SEC / 3))
+    try:
+        queue.start(job.id, worker_id)
+        beat.start()
+        with tempfile.TemporaryDirectory(prefix=f"refinery-out-{job.id}-") as out_name:
+            output = Path(out_name)
+            result: RunResult = runner.run(
+                job.spec,
+                output / "wheels",
+                sink,
+                cancelled=lambda: bool(beat.lost) or stop.is_set(),
+            )
+            beat.stopped.set()
+            if result.reason == "cancelled":
+                if beat.lost:
+                    sink.write(f"worker: stopped, the job is now {beat.lost}")
+                    return f"job {job.id}: stopped ({beat.lost})"
+                queue.release(job.id, worker_id)  # shutting down: give it back unbuilt
+                return f"job {job.id}: released on shutdown"
+            if not result.ok:
+                error = result.detail or result.reason
+                queue.fail(job.id, worker_id, reason=result.reason, error=error)
+                return f"job {job.id}: {result.reason} ({error})"
+            stored = []
+            for wheel in result.wheels:
+                try:
+                    fixed = repair(wheel, _target(job), output / "repaired", sink)
+                    stored.append(queue.store(job, fixed, _provenance(job, runner, result)))
+                except ArtifactError as exc:
+                    sink.write(f"worker: {exc}")
+                    queue.fail(job.id, worker_id, reason="build_error", error=str(exc))
+                    return f"job {job.id}: build_error ({exc})"
+            queue.complete(job.id, worker_id, message=f"stored {', '.join(stored)}")
+            return f"job {job.id}: built in {result.elapsed:.1f} s"
+    finally:
+        beat.stopped.set()
+        sink.close()
+
+
+def _target(job: ClaimedJob) -> Target:
+    return Target.objects.get(python_version=job.target_python, platform_tag=job.target_platform)
+
+
+def _provenance(job: ClaimedJob, runner: Runner, result: RunResult) -> dict[str, Any]:
+    return {
+        "sdist_url": job.spec.sdist_url,
+        "sdist_sha256": job.spec.sdist_sha256,
+        "runner": runner.name,
+        "image": getattr(runner, "image", None),
+        "recipes": job.spec.recipes,
+        "build_requires": job.build_requires,
+        "source_date_epoch": job.spec.source_date_epoch,
+        "elapsed_seconds": round(result.elapsed, 2),
+        "attempt": job.attempt,
+    }
+
+
+def drain(
+    queue: BuildQueue,
+    runner: Runner,
+    worker_id: str,
+    *,
+    pool_size: int,
+    max_jobs: int | None = None,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Claim and build due jobs, ``pool_size`` at a time, until none is due (or ``once``)."""
+    stop = stop or threading.Event()
+    done = 0
+    with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="build") as pool:
+        while not stop.is_set() and (max_jobs is None or done < max_jobs):
+            room = pool_size if max_jobs is None else min(pool_size, max_jobs - done)
+            jobs = queue.claim(worker_id, room)
+            if not jobs:
+                break
+            for summary in pool.map(
+                lambda j: _build_in_thread(queue, runner, j, worker_id, stop), jobs
+            ):
+                done += 1
+                if progress is not None:
+                    progress(summary)
+            if once:
+                break
+    return done
+
+
+def _build_in_thread(
+    queue: BuildQueue, runner: Runner, job: ClaimedJob, worker_id: str, stop: threading.Event
+) -> str:
+    try:
+        return build_one(queue, runner, job, worker_id, stop=stop)
+    except Exception as exc:  # a worker bug must not kill the loop; the lease reaper recovers
+        logger.exception("job %s: worker error", job.id)
+        return f"job {job.id}: worker error {exc}"
+    finally:
+        connection.close()

@@ -1,0 +1,138 @@
+"""The local runner builds real sdists through the queue and the worker, into the store."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+
+from builds import queue as build_queue
+from builds.log_sink import job_log
+from builds.models import Artifact, BuildJob
+from builds.plan_builds import enqueue_plan_builds
+from builds.runners.local import LocalRunner
+from builds.worker import LocalBuildQueue, drain
+from plans.index_client import IndexClient
+from tests.factories import PlanFactory, TargetFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
+
+
+def _sdist_node(client: IndexClient, name: str, filename: str) -> dict[str, Any]:
+    dist = next(f for f in client.project(name).files if f.filename == filename)
+    return {
+        "name": name,
+        "version": str(dist.version),
+        "action": "build",
+        "source": {"kind": "sdist", **dist.as_source()},
+        "roles": ["runtime"],
+    }
+
+
+@pytest.fixture
+def plan_of(tmp_path):
+    def make(*sdists: tuple[str, str]):
+        with IndexClient(["https://pypi.org/simple/"], tmp_path / "index") as client:
+            nodes = [_sdist_node(client, name, filename) for name, filename in sdists]
+        plan = PlanFactory(target=TargetFactory(), dag={"nodes": nodes, "edges": []})
+        enqueue_plan_builds(plan, actor="test")
+        return plan
+
+    return make
+
+
+def test_six_and_markupsafe_are_built_repaired_and_stored_by_hash(plan_of, storage_dir, tmp_path):
+    plan = plan_of(("six", "six-1.16.0.tar.gz"), ("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+    runner = LocalRunner(timeout=600, pip_cache=tmp_path / "pip")
+
+    done = drain(LocalBuildQueue(), runner, "test-worker", pool_size=2)
+
+    assert done == 2
+    jobs = {job.name: job for job in BuildJob.objects.filter(plan=plan)}
+    assert {name: job.status for name, job in jobs.items()} == {
+        "six": "built",
+        "markupsafe": "built",
+    }
+    six = Artifact.objects.get(name="six")
+    markupsafe = Artifact.objects.get(name="markupsafe")
+    assert six.filename == "six-1.16.0-py2.py3-none-any.whl"
+    assert "manylinux_2_17_x86_64" in markupsafe.filename  # repaired from linux_x86_64
+    for artifact in (six, markupsafe):
+        assert artifact.storage_key == (
+            f"cas/sha256/{artifact.sha256[:2]}/{artifact.sha256[2:4]}/{artifact.sha256}"
+        )
+        with default_storage.open(artifact.storage_key) as stored:
+            assert hashlib.sha256(stored.read()).hexdigest() == artifact.sha256
+        assert artifact.provenance["runner"] == "local"
+        assert len(artifact.provenance["sdist_sha256"]) == 64
+        assert artifact.job.status == "built"
+        assert "Metadata-Version" in artifact.core_metadata
+    assert markupsafe.provenance["sdist_url"].endswith("MarkupSafe-2.1.5.tar.gz")
+    log = job_log(jobs["markupsafe"].pk)
+    assert "sha256 verified" in log
+    assert "auditwheel" in log
+
+
+def test_a_tampered_sdist_hash_fails_the_build_without_storing_anything(
+    plan_of, storage_dir, tmp_path
+):
+    plan = plan_of(("six", "six-1.16.0.tar.gz"))
+    node = plan.dag["nodes"][0]
+    node["source"]["sha256"] = "0" * 64
+    plan.save()
+
+    drain(LocalBuildQueue(), LocalRunner(timeout=600), "w", pool_size=1, once=True)
+
+    job = BuildJob.objects.get(plan=plan)
+    assert job.status in ("retry", "failed")
+    assert job.failure_reason == "build_error"
+    assert "sha256 mismatch" in job_log(job.pk)
+    assert not Artifact.objects.exists()
+
+
+def test_a_build_over_the_timeout_is_killed_and_recorded_as_a_timeout(plan_of, storage_dir):
+    plan = plan_of(("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+
+    drain(LocalBuildQueue(), LocalRunner(timeout=1), "w", pool_size=1, once=True)
+
+    job = BuildJob.objects.get(plan=plan)
+    assert job.failure_reason == "timeout"
+    assert job.status in ("retry", "failed")
+    assert "build timeout" in job_log(job.pk)
+    assert not Artifact.objects.exists()
+
+
+def test_an_operator_cancel_kills_the_running_build(plan_of, storage_dir, settings, tmp_path):
+    settings.BUILD_LEASE_SEC = 3  # heartbeat every second
+    plan = plan_of(("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+    job = BuildJob.objects.get(plan=plan)
+    worker = threading.Thread(
+        target=drain,
+        args=(LocalBuildQueue(), LocalRunner(timeout=600, pip_cache=tmp_path / "pip"), "w"),
+        kwargs={"pool_size": 1, "once": True},
+    )
+    worker.start()
+    deadline = time.monotonic() + 60
+    while BuildJob.objects.get(pk=job.pk).status != "building" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    build_queue.cancel(BuildJob.objects.get(pk=job.pk), actor="ops")
+    worker.join(timeout=60)
+
+    assert not worker.is_alive()
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert "stopped, the job is now cancelled" in job_log(job.pk)
+    assert not Artifact.objects.exists()
+
+
+def test_a_host_worker_leaves_jobs_for_other_architectures_alone(plan_of, storage_dir):
+    plan = plan_of(("six", "six-1.16.0.tar.gz"))
+    plan.target.platform_tag = "manylinux_2_17_s390x"
+    plan.target.save()
+
+    assert drain(LocalBuildQueue(arch="x86_64"), LocalRunner(timeout=5), "w", pool_size=2) == 0
+    assert BuildJob.objects.get(plan=plan).status == "pending"
