@@ -101,25 +101,27 @@ def read_core_metadata(path: Path) -> str:
         raise ArtifactError(f"{path.name}: not a readable wheel: {exc}") from None
 
 
-def validate(path: Path, *, name: str, version: str, target: Target) -> dict[str, Any]:
+def validate(
+    path: Path, *, filename: str, name: str, version: str, target: Target
+) -> dict[str, Any]:
     """The wheel is for this job and installs on this target; returns what the row needs."""
     try:
-        wheel_name, wheel_version, _, tags = parse_wheel_filename(path.name)
+        wheel_name, wheel_version, _, tags = parse_wheel_filename(filename)
     except InvalidWheelFilename as exc:
-        raise ArtifactError(f"{path.name}: {exc}") from None
+        raise ArtifactError(f"{filename}: {exc}") from None
     if wheel_name != canonicalize_name(name) or canonicalize_version(
         wheel_version
     ) != canonicalize_version(version):
-        raise ArtifactError(f"{path.name} is not {name}=={version}")
+        raise ArtifactError(f"{filename} is not {name}=={version}")
     environment = TargetEnvironment(target.python_version, target.platform_tag)
     if environment.wheel_rank(tags) is None:
-        raise ArtifactError(f"{path.name} does not install on {environment}")
+        raise ArtifactError(f"{filename} does not install on {environment}")
     metadata = read_core_metadata(path)
     raw, _ = parse_email(metadata)
     if canonicalize_name(raw.get("name", "")) != wheel_name or canonicalize_version(
         raw.get("version", "")
     ) != canonicalize_version(wheel_version):
-        raise ArtifactError(f"{path.name}: METADATA says {raw.get('name')}=={raw.get('version')}")
+        raise ArtifactError(f"{filename}: METADATA says {raw.get('name')}=={raw.get('version')}")
     return {
         "name": wheel_name,
         "version": str(wheel_version),
@@ -138,9 +140,12 @@ def store_wheel(
     version: str,
     job: BuildJob | None = None,
     provenance: dict[str, Any] | None = None,
+    filename: str | None = None,
 ) -> Artifact:
-    """Validate and store ``path``; returns the (new or already present) artifact."""
-    facts = validate(path, name=name, version=version, target=target)
+    """Validate and store ``path`` (named ``filename``, default its own name); returns the
+    new or already present artifact."""
+    filename = filename or path.name
+    facts = validate(path, filename=filename, name=name, version=version, target=target)
     sha256 = _sha256(path)
     existing = Artifact.objects.filter(sha256=sha256).first()
     if existing is not None:
@@ -159,7 +164,7 @@ def store_wheel(
                 target=target,
                 job=job,
                 origin=origin,
-                filename=path.name,
+                filename=filename,
                 sha256=sha256,
                 size=path.stat().st_size,
                 storage_key=key,
@@ -168,7 +173,10 @@ def store_wheel(
                 **facts,
             )
     except IntegrityError:
-        return Artifact.objects.get(sha256=sha256)  # stored by a concurrent worker
+        concurrent = Artifact.objects.filter(sha256=sha256).first()
+        if concurrent is None:  # not the duplicate we allow for: a real integrity problem
+            raise
+        return concurrent  # stored by a concurrent worker
     except BaseException:
         if wrote:
             default_storage.delete(key)

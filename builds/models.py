@@ -285,3 +285,26 @@ class Artifact(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class BuildDependency(models.Model):
+    """Something that must be available (built, reused or cached) for the job's target before
+    the job can be claimed: a package of its build environment, by name and version."""
+
+    job = models.ForeignKey(BuildJob, on_delete=models.CASCADE, related_name="needs")
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "name", "version"], name="builddependency_unique_per_job"
+            )
+        ]
+        indexes = [
+            # Marking dependents missing: which jobs need name==version?
+            models.Index(fields=["name", "version"], name="builddependency_needed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} needs {self.name}=={self.version}"

@@ -1,7 +1,13 @@
-"""Turn a plan's DAG into build queue rows: jobs for ``build`` nodes, records for the rest."""
+"""Turn a plan's DAG into build queue rows: jobs for what must be built, records for the rest.
+
+Wheels reused from upstream are fetched into our store first (outside the transaction);
+nodes whose wheel our store already has become ``cached``. Each build job records what
+its build environment needs, so it is claimed only once those are available.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,13 +15,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from builds.models import BuildJob
+from builds.models import BuildDependency, BuildJob
 from builds.queue import QueueError, enqueue, record_existing_wheel
+from builds.reuse import fetch_reused_wheels, in_store
 from inputs.models import PendingInput
 from plans.models import Plan, PlanInput
 
 Status = BuildJob.Status
-_ACTION_STATUS = {"reuse": Status.REUSED, "cached": Status.CACHED}
 
 
 @dataclass
@@ -24,12 +30,16 @@ class EnqueueSummary:
     already_queued: list[BuildJob] = field(default_factory=list)
     recorded: list[BuildJob] = field(default_factory=list)
     skipped: int = 0
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{len(self.enqueued)} enqueued, {len(self.already_queued)} already queued, "
             f"{len(self.recorded)} reused/cached, {self.skipped} already done"
         )
+        if self.unavailable:
+            text += f", {len(self.unavailable)} upstream wheel(s) unavailable (built instead)"
+        return text
 
 
 def node_key(node: dict[str, Any]) -> str:
@@ -43,46 +53,62 @@ def _find_node(plan: Plan, key: str) -> dict[str, Any]:
     raise QueueError(f"plan {plan.pk} has no node {key!r}")
 
 
+def build_needs(plan: Plan) -> dict[str, set[str]]:
+    """For each node to build: every node of its build environment (its direct build
+    requirements and, through install edges, what they need at run time)."""
+    install: dict[str, set[str]] = defaultdict(set)
+    builds: dict[str, set[str]] = defaultdict(set)
+    for edge in plan.dag.get("edges", []):
+        (install if edge["kind"] == "install" else builds)[edge["from"]].add(edge["to"])
+    needs: dict[str, set[str]] = {}
+    for key, direct in builds.items():
+        closure, frontier = set(direct), list(direct)
+        while frontier:
+            for child in install.get(frontier.pop(), ()):
+                if child not in closure:
+                    closure.add(child)
+                    frontier.append(child)
+        needs[key] = closure - {key}
+    return needs
+
+
 def _enqueue_node(
-    plan: Plan, node: dict[str, Any], summary: EnqueueSummary, actor: str, now: datetime
+    plan: Plan,
+    node: dict[str, Any],
+    needs: set[str],
+    summary: EnqueueSummary,
+    actor: str,
+    now: datetime,
 ) -> None:
-    action = node.get("action")
+    name, version = node["name"], node["version"]
     done_for_plan = BuildJob.objects.filter(
-        plan=plan,
-        name=node["name"],
-        version=node["version"],
-        target=plan.target,
-        status__in=BuildJob.SUCCEEDED,
+        plan=plan, name=name, version=version, target=plan.target, status__in=BuildJob.SUCCEEDED
     ).exists()
     if done_for_plan:
         summary.skipped += 1
         return
-    if action == "build":
-        job, created = enqueue(
-            node["name"],
-            node["version"],
-            plan.target,
-            plan=plan,
-            priority=plan.priority,
-            actor=actor,
-            now=now,
+    action = node.get("action")
+    if action not in ("build", "reuse", "cached"):
+        raise QueueError(f"plan {plan.pk} node {node_key(node)} has unknown action {action!r}")
+    if in_store(plan.target, name, version):
+        status = Status.REUSED if action == "reuse" else Status.CACHED
+        message = (
+            "fetched from upstream into our store" if action == "reuse" else "already in our store"
         )
-        (summary.enqueued if created else summary.already_queued).append(job)
-    elif action in _ACTION_STATUS:
         summary.recorded.append(
             record_existing_wheel(
-                node["name"],
-                node["version"],
-                plan.target,
-                _ACTION_STATUS[action],
-                plan=plan,
-                actor=actor,
-                now=now,
-                message=f"planned as {action}",
+                name, version, plan.target, status, plan=plan, actor=actor, now=now, message=message
             )
         )
-    else:
-        raise QueueError(f"plan {plan.pk} node {node_key(node)} has unknown action {action!r}")
+        return
+    # To build: a build node, or a reuse node whose upstream wheel could not be fetched.
+    job, created = enqueue(
+        name, version, plan.target, plan=plan, priority=plan.priority, actor=actor, now=now
+    )
+    (summary.enqueued if created else summary.already_queued).append(job)
+    for need in sorted(needs):
+        need_name, need_version = need.split("==", 1)
+        BuildDependency.objects.get_or_create(job=job, name=need_name, version=need_version)
 
 
 def _advance_statuses(plan: Plan, whole_plan: bool) -> None:
@@ -98,7 +124,6 @@ def _advance_statuses(plan: Plan, whole_plan: bool) -> None:
             pending.transition_to(input_target)
 
 
-@transaction.atomic
 def enqueue_plan_builds(
     plan: Plan, *, actor: str, node: str | None = None, now: datetime | None = None
 ) -> EnqueueSummary:
@@ -107,12 +132,16 @@ def enqueue_plan_builds(
     Safe to repeat: nodes already queued or already done for this plan are left alone.
     """
     now = now if now is not None else timezone.now()
-    plan = Plan.objects.select_for_update().select_related("target").get(pk=plan.pk)
-    summary = EnqueueSummary()
+    plan = Plan.objects.select_related("target").get(pk=plan.pk)
     nodes = [_find_node(plan, node)] if node is not None else plan.nodes()
     if not nodes:
         raise QueueError(f"plan {plan.pk} has no nodes to enqueue")
-    for item in nodes:
-        _enqueue_node(plan, item, summary, actor, now)
-    _advance_statuses(plan, whole_plan=node is None)
+    unavailable = fetch_reused_wheels(plan)  # network: before the transaction, not inside it
+    needs = build_needs(plan)
+    summary = EnqueueSummary(unavailable=unavailable)
+    with transaction.atomic():
+        locked = Plan.objects.select_for_update().select_related("target").get(pk=plan.pk)
+        for item in nodes:
+            _enqueue_node(locked, item, needs.get(node_key(item), set()), summary, actor, now)
+        _advance_statuses(locked, whole_plan=node is None)
     return summary

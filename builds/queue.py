@@ -15,12 +15,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from builds.models import BuildEvent, BuildJob
+from builds.models import BuildDependency, BuildEvent, BuildJob
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
@@ -197,12 +197,20 @@ def record_existing_wheel(
 
 _CLAIM_SQL = """
 WITH picked AS (
-    SELECT id, status FROM {job}
-    WHERE status IN ('pending', 'retry')
-      AND next_attempt_at <= %(now)s
-      AND attempts < max_attempts
-      AND (%(any_target)s OR target_id = ANY(%(targets)s))
-    ORDER BY priority DESC, enqueued_at, id
+    SELECT c.id, c.status FROM {job} AS c
+    WHERE c.status IN ('pending', 'retry')
+      AND c.next_attempt_at <= %(now)s
+      AND c.attempts < c.max_attempts
+      AND (%(any_target)s OR c.target_id = ANY(%(targets)s))
+      -- DAG readiness: everything its build environment needs is available for the target.
+      AND NOT EXISTS (
+          SELECT 1 FROM {dependency} AS d
+           WHERE d.job_id = c.id
+             AND NOT EXISTS (
+                 SELECT 1 FROM {job} AS n
+                  WHERE n.target_id = c.target_id AND n.name = d.name
+                    AND n.version = d.version AND n.status IN ('built', 'cached', 'reused')))
+    ORDER BY c.priority DESC, c.enqueued_at, c.id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -226,6 +234,7 @@ _JOB_FIELDS = BuildJob._meta.concrete_fields
 _CLAIM_SQL_FORMATTED = _CLAIM_SQL.format(
     job=BuildJob._meta.db_table,
     event=BuildEvent._meta.db_table,
+    dependency=BuildDependency._meta.db_table,
     returning=", ".join(f'j."{f.column}"' for f in _JOB_FIELDS),
     columns=", ".join(f'"{f.column}"' for f in _JOB_FIELDS),
 )
@@ -286,13 +295,24 @@ def claim(
     return _claim_serialized(worker_id, max_n, now, expires, target_ids)
 
 
+def _unmet_dependencies() -> QuerySet[BuildDependency]:
+    """Dependencies of the outer job with no built/cached/reused job for its target."""
+    available = BuildJob.objects.filter(
+        target=OuterRef(OuterRef("target")),
+        name=OuterRef("name"),
+        version=OuterRef("version"),
+        status__in=BuildJob.SUCCEEDED,
+    )
+    return BuildDependency.objects.filter(job=OuterRef("pk")).exclude(Exists(available))
+
+
 @transaction.atomic
 def _claim_serialized(
     worker_id: str, max_n: int, now: datetime, expires: datetime, target_ids: list[int] | None
 ) -> list[BuildJob]:
     claimable = BuildJob.objects.filter(
         status__in=BuildJob.CLAIMABLE, next_attempt_at__lte=now, attempts__lt=F("max_attempts")
-    )
+    ).exclude(Exists(_unmet_dependencies()))
     if target_ids is not None:
         claimable = claimable.filter(target_id__in=target_ids)
     picked = list(
@@ -453,7 +473,7 @@ def fail(
             next_attempt_at=now + delay,
             **common,
         )
-    return _move(
+    _move(
         job,
         final_status,
         actor=worker_id,
@@ -463,6 +483,8 @@ def fail(
         data={"reason": reason},
         **common,
     )
+    mark_dependents_missing(job, now=now)
+    return job
 
 
 @transaction.atomic
@@ -551,6 +573,43 @@ def mark_missing(
     )
 
 
+def mark_dependents_missing(failed: BuildJob, *, now: datetime | None = None) -> int:
+    """A wheel that will not be built takes every job waiting for it (and theirs, in turn)
+    to ``missing``, while independent jobs of the plan keep building. Nothing is marked
+    while another job for the same wheel and target is live or has produced it."""
+    now = _now(now)
+    marked = 0
+    frontier = [(failed.name, failed.version, f"{failed.name}=={failed.version} {failed.status}")]
+    while frontier:
+        name, version, why = frontier.pop()
+        still_possible = BuildJob.objects.filter(
+            target_id=failed.target_id,
+            name=name,
+            version=version,
+            status__in=[*BuildJob.ACTIVE, *BuildJob.SUCCEEDED],
+        ).exists()
+        if still_possible:
+            continue
+        waiting = BuildJob.objects.filter(
+            target_id=failed.target_id,
+            status__in=BuildJob.CLAIMABLE,
+            needs__name=name,
+            needs__version=version,
+        ).distinct()
+        for dependent in waiting:
+            reason = f"needs {name}=={version}, which cannot be had ({why})"
+            mark_missing(dependent, reason=reason, actor="queue", now=now)
+            frontier.append(
+                (
+                    dependent.name,
+                    dependent.version,
+                    f"{dependent.name}=={dependent.version} missing",
+                )
+            )
+            marked += 1
+    return marked
+
+
 def reap_expired_leases(
     *, now: datetime | None = None, job_ids: list[int] | None = None
 ) -> ReapResult:
@@ -605,6 +664,7 @@ def reap_expired_leases(
                     finished_at=now,
                     **common,
                 )
+                mark_dependents_missing(job, now=now)
                 failed += 1
     if requeued or failed:
         logger.info("reaper: %d expired build leases requeued, %d failed", requeued, failed)

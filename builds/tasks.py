@@ -16,6 +16,7 @@ from builds.runners.local import LocalRunner
 from builds.worker import LocalBuildQueue, drain
 from inputs.plan_queue import reap_expired_plan_leases
 from plans.models import Plan
+from refinery.lib.host_lock import host_lock
 
 
 def reap_expired_leases() -> str:
@@ -40,16 +41,23 @@ def enqueue_plan_builds(plan_id: int) -> str:
 
 
 def drain_builds() -> str:
-    """The cluster's build loop: build what is due with the local runner (repeat-safe: the
-    leases, not this task, decide who builds what)."""
-    runner = LocalRunner(
-        timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
-    )
-    worker_id = f"q2:{socket.gethostname()}:{os.getpid()}"
-    count = drain(
-        LocalBuildQueue(arch=platform.machine()),
-        runner,
-        worker_id,
-        pool_size=settings.BUILD_POOL_SIZE,
-    )
+    """The cluster's build loop, one claim round per task so no task outlives q2's timeout;
+    it queues itself again while there was work. One loop per host (a file lock), so
+    BUILD_POOL_SIZE caps this host's builds however many q2 workers pick the task up."""
+    with host_lock("drain-builds") as held:
+        if not held:
+            return "a drain loop is already running on this host"
+        runner = LocalRunner(
+            timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
+        )
+        worker_id = f"q2:{socket.gethostname()}:{os.getpid()}"
+        count = drain(
+            LocalBuildQueue(arch=platform.machine()),
+            runner,
+            worker_id,
+            pool_size=settings.BUILD_POOL_SIZE,
+            once=True,
+        )
+    if count:
+        async_task("builds.tasks.drain_builds", task_name="drain builds")
     return f"{count} build job(s) processed"

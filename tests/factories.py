@@ -8,7 +8,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from builds.models import BuildJob
+from builds.models import Artifact, BuildJob
 from hints.models import Hint
 from inputs.models import PendingInput
 from plans.models import Plan, PlanInput, Target
@@ -98,3 +98,28 @@ class HintFactory(factory.django.DjangoModelFactory[Hint]):
     recipes = factory.LazyFunction(
         lambda: [{"type": "system_packages", "packages": ["libffi-dev"]}]
     )
+
+
+class ArtifactFactory(factory.django.DjangoModelFactory[Artifact]):
+    """A wheel already in our store (the bytes are not written; tests of storage do that)."""
+
+    class Meta:
+        model = Artifact
+
+    target = factory.SubFactory(TargetFactory)
+    origin = Artifact.Origin.REUSED
+    name = factory.Sequence(lambda n: f"package-{n}")
+    version = "1.0"
+    filename = factory.LazyAttribute(
+        lambda o: f"{o.name.replace('-', '_')}-{o.version}-py3-none-any.whl"
+    )
+    sha256 = factory.Sequence(lambda n: hashlib.sha256(f"wheel {n}".encode()).hexdigest())
+    size = 1234
+    tags = factory.LazyFunction(lambda: ["py3-none-any"])
+    core_metadata = factory.LazyAttribute(
+        lambda o: f"Metadata-Version: 2.1\nName: {o.name}\nVersion: {o.version}\n"
+    )
+    storage_key = factory.LazyAttribute(
+        lambda o: f"cas/sha256/{o.sha256[:2]}/{o.sha256[2:4]}/{o.sha256}"
+    )
+    uploaded_at = factory.LazyFunction(timezone.now)

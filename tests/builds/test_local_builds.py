@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
@@ -13,36 +12,12 @@ from django.core.files.storage import default_storage
 from builds import queue as build_queue
 from builds.log_sink import job_log
 from builds.models import Artifact, BuildJob
-from builds.plan_builds import enqueue_plan_builds
 from builds.runners.local import LocalRunner
+from builds.tasks import drain_builds
 from builds.worker import LocalBuildQueue, drain
-from plans.index_client import IndexClient
-from tests.factories import PlanFactory, TargetFactory
+from refinery.lib.host_lock import host_lock
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
-
-
-def _sdist_node(client: IndexClient, name: str, filename: str) -> dict[str, Any]:
-    dist = next(f for f in client.project(name).files if f.filename == filename)
-    return {
-        "name": name,
-        "version": str(dist.version),
-        "action": "build",
-        "source": {"kind": "sdist", **dist.as_source()},
-        "roles": ["runtime"],
-    }
-
-
-@pytest.fixture
-def plan_of(tmp_path):
-    def make(*sdists: tuple[str, str]):
-        with IndexClient(["https://pypi.org/simple/"], tmp_path / "index") as client:
-            nodes = [_sdist_node(client, name, filename) for name, filename in sdists]
-        plan = PlanFactory(target=TargetFactory(), dag={"nodes": nodes, "edges": []})
-        enqueue_plan_builds(plan, actor="test")
-        return plan
-
-    return make
 
 
 def test_six_and_markupsafe_are_built_repaired_and_stored_by_hash(plan_of, storage_dir, tmp_path):
@@ -136,3 +111,11 @@ def test_a_host_worker_leaves_jobs_for_other_architectures_alone(plan_of, storag
 
     assert drain(LocalBuildQueue(arch="x86_64"), LocalRunner(timeout=5), "w", pool_size=2) == 0
     assert BuildJob.objects.get(plan=plan).status == "pending"
+
+
+def test_only_one_drain_loop_runs_per_host(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    with host_lock("drain-builds") as held:
+        assert held
+        assert drain_builds() == "a drain loop is already running on this host"
+    assert drain_builds() == "0 build job(s) processed"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from builds import queue as build_queue
 from builds.models import BuildEvent, BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.queue import QueueError
 from inputs.models import PendingInput
 from plans.models import Plan
 from refinery.lib.priority import Priority
-from tests.factories import PlanFactory, PlanInputFactory, dag
+from tests.factories import ArtifactFactory, PlanFactory, PlanInputFactory, dag
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,9 @@ def _plan():
         ),
     )
     link = PlanInputFactory(plan=plan)
+    # pyyaml's upstream wheel was fetched and six was built before: both are in our store.
+    ArtifactFactory(target=plan.target, name="pyyaml", version="6.0.2")
+    ArtifactFactory(target=plan.target, name="six", version="1.16.0", origin="built")
     return plan, link.input
 
 
@@ -79,3 +83,68 @@ def test_an_unknown_node_is_refused_by_name():
     with pytest.raises(QueueError, match=r"has no node 'flask==3\.0'"):
         enqueue_plan_builds(plan, actor="ops", node="flask==3.0")
     assert not BuildJob.objects.exists()
+
+
+def test_a_build_job_waits_until_its_build_environment_is_available():
+    plan = PlanFactory(
+        dag={
+            **dag(
+                ("numpy", "2.1.3", "build"),
+                ("cython", "3.0.11", "build"),
+                ("meson-python", "0.17.1", "reuse"),
+                ("packaging", "24.2", "reuse"),
+            ),
+            "edges": [
+                {"from": "numpy==2.1.3", "to": "cython==3.0.11", "kind": "build"},
+                {"from": "numpy==2.1.3", "to": "meson-python==0.17.1", "kind": "build"},
+                {"from": "meson-python==0.17.1", "to": "packaging==24.2", "kind": "install"},
+            ],
+        }
+    )
+    for name, version in (("meson-python", "0.17.1"), ("packaging", "24.2")):
+        ArtifactFactory(target=plan.target, name=name, version=version)
+    enqueue_plan_builds(plan, actor="ops")
+    numpy = BuildJob.objects.get(name="numpy")
+    assert set(numpy.needs.values_list("name", "version")) == {
+        ("cython", "3.0.11"),
+        ("meson-python", "0.17.1"),
+        ("packaging", "24.2"),
+    }
+
+    (first,) = build_queue.claim("w", max_n=5)
+    assert first.name == "cython"  # numpy is not claimable before cython is built
+    build_queue.complete(first.pk, "w")
+    (second,) = build_queue.claim("w", max_n=5)
+    assert second.name == "numpy"
+
+
+def test_when_a_build_finally_fails_its_dependents_go_missing_and_the_rest_keeps_building(settings):
+    settings.REQUEUE_ON_FAILURE = False
+    plan = PlanFactory(
+        dag={
+            **dag(
+                ("numpy", "2.1.3", "build"),
+                ("cython", "3.0.11", "build"),
+                ("scipy", "1.14.1", "build"),
+                ("six", "1.16.0", "build"),
+            ),
+            "edges": [
+                {"from": "numpy==2.1.3", "to": "cython==3.0.11", "kind": "build"},
+                {"from": "scipy==1.14.1", "to": "numpy==2.1.3", "kind": "build"},
+            ],
+        }
+    )
+    enqueue_plan_builds(plan, actor="ops")
+    claimed = {job.name: job for job in build_queue.claim("w", max_n=5)}
+    assert set(claimed) == {"cython", "six"}
+
+    build_queue.fail(claimed["cython"].pk, "w", reason="build_error", error="gcc exploded")
+
+    status = dict(BuildJob.objects.values_list("name", "status"))
+    assert status == {"cython": "failed", "numpy": "missing", "scipy": "missing", "six": "leased"}
+    numpy = BuildJob.objects.get(name="numpy")
+    assert numpy.failure_reason == "dependency_failed"
+    assert "needs cython==3.0.11" in numpy.error
+    assert "numpy==2.1.3 missing" in BuildJob.objects.get(name="scipy").error
+    build_queue.complete(claimed["six"].pk, "w")
+    assert BuildJob.objects.get(name="six").status == "built"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+from django.core.files.storage import default_storage
 
 from builds import tasks as build_tasks
-from builds.models import BuildJob
+from builds.models import Artifact, BuildJob
 from inputs import plan_queue
 from inputs.models import PendingInput
 from inputs.services import upload_requirements
@@ -27,6 +30,8 @@ def _isolated(settings, storage_dir, tmp_path):
     settings.LOCAL_PLANNING = True
 
 
+# Transactional: reused wheels are fetched by threads with their own connections.
+@pytest.mark.django_db(transaction=True)
 def test_an_upload_is_planned_and_its_builds_enqueued_end_to_end(
     settings, django_capture_on_commit_callbacks
 ):
@@ -53,6 +58,12 @@ def test_an_upload_is_planned_and_its_builds_enqueued_end_to_end(
     jobs = dict(BuildJob.objects.filter(plan=plan).values_list("name", "status"))
     assert jobs["markupsafe"] == "pending"
     assert jobs["pyyaml"] == jobs["requests"] == "reused"
+    pyyaml = Artifact.objects.get(name="pyyaml")  # fetched, verified and stored for our index
+    assert pyyaml.origin == "reused"
+    assert "manylinux_2_17_s390x" in pyyaml.filename
+    with default_storage.open(pyyaml.storage_key) as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == pyyaml.sha256
+    assert "builds.tasks.drain_builds" in [t["func"] for t in queued_tasks()]
     pending.refresh_from_db()
     assert pending.status == PendingInput.Status.QUEUED
 

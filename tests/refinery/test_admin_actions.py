@@ -12,6 +12,7 @@ from builds.models import BuildJob
 from inputs.models import PendingInput
 from plans.models import Plan
 from tests.factories import (
+    ArtifactFactory,
     BuildJobFactory,
     HintFactory,
     PendingInputFactory,
@@ -53,6 +54,7 @@ def test_replan_action_requeues_a_failed_input(admin_client):
 
 def test_enqueue_builds_action_creates_the_plans_jobs(admin_client):
     plan = PlanInputFactory().plan
+    ArtifactFactory(target=plan.target, name="six", version="1.16.0")  # reused: in our store
     messages = _act(admin_client, "plans_plan", "enqueue_builds", [plan])
     assert f"plan {plan.pk}: 1 enqueued" in messages
     assert set(BuildJob.objects.filter(plan=plan).values_list("name", "status")) == {

@@ -1,0 +1,85 @@
+"""Reused wheels go into our store too, so our index alone can install a whole plan."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from builds.artifacts import ArtifactError, store_wheel
+from builds.models import Artifact
+from plans.index_client import DistFile, IndexClient, IndexFetchError
+from plans.models import Plan, Target
+
+logger = logging.getLogger(__name__)
+
+
+def in_store(target: Target, name: str, version: str) -> bool:
+    return Artifact.objects.filter(
+        target=target, name=canonicalize_name(name), version=version
+    ).exists()
+
+
+def _dist_file(source: dict[str, Any]) -> DistFile:
+    name, version, _, _ = parse_wheel_filename(source["filename"])
+    return DistFile(
+        filename=source["filename"],
+        url=source["url"],
+        sha256=source["sha256"],
+        size=source.get("size"),
+        requires_python=source.get("requires_python"),
+        yanked=False,
+        upload_time=source.get("upload_time"),
+        core_metadata=False,
+        name=name,
+        version=version,
+        is_wheel=True,
+    )
+
+
+def fetch_reused_wheels(plan: Plan) -> dict[str, str]:
+    """Download, verify and store the upstream wheel of every ``reuse`` node not yet in our
+    store. Returns ``{"name==version": error}`` for the ones that could not be had."""
+    wanted = [
+        node
+        for node in plan.nodes()
+        if node.get("action") == "reuse"
+        and node.get("source", {}).get("kind") == "wheel"
+        and not in_store(plan.target, node["name"], node["version"])
+    ]
+    if not wanted:
+        return {}
+    errors: dict[str, str] = {}
+    with IndexClient(
+        [settings.INDEX_URL],
+        settings.INDEX_CACHE_DIR,
+        workers=settings.INDEX_WORKERS,
+        ca_bundle=settings.INDEX_CA_BUNDLE,
+    ) as client:
+
+        def fetch(node: dict[str, Any]) -> None:
+            key = f"{node['name']}=={node['version']}"
+            try:
+                path = client.download(_dist_file(node["source"]))
+                store_wheel(
+                    path,
+                    target=plan.target,
+                    origin=Artifact.Origin.REUSED,
+                    name=node["name"],
+                    version=node["version"],
+                    filename=node["source"]["filename"],
+                    provenance={"upstream_url": node["source"]["url"], "plan": plan.pk},
+                )
+            except (IndexFetchError, ArtifactError) as exc:
+                logger.warning("plan %s: could not reuse %s: %s", plan.pk, key, exc)
+                errors[key] = str(exc)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="reuse") as pool:
+            list(pool.map(fetch, wanted))
+    return errors

@@ -1,0 +1,34 @@
+"""Fixtures for build tests: plans whose nodes are real sdists on PyPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from builds.plan_builds import enqueue_plan_builds
+from plans.index_client import IndexClient
+from tests.factories import PlanFactory, TargetFactory
+
+
+def _sdist_node(client: IndexClient, name: str, filename: str) -> dict[str, Any]:
+    dist = next(f for f in client.project(name).files if f.filename == filename)
+    return {
+        "name": name,
+        "version": str(dist.version),
+        "action": "build",
+        "source": {"kind": "sdist", **dist.as_source()},
+        "roles": ["runtime"],
+    }
+
+
+@pytest.fixture
+def plan_of(tmp_path):
+    def make(*sdists: tuple[str, str]):
+        with IndexClient(["https://pypi.org/simple/"], tmp_path / "index") as client:
+            nodes = [_sdist_node(client, name, filename) for name, filename in sdists]
+        plan = PlanFactory(target=TargetFactory(), dag={"nodes": nodes, "edges": []})
+        enqueue_plan_builds(plan, actor="test")
+        return plan
+
+    return make
