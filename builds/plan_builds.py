@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from builds.manifest import write_manifest
 from builds.models import BuildDependency, BuildJob
 from builds.queue import QueueError, enqueue, record_existing_wheel
 from builds.reuse import fetch_reused_wheels, in_store
@@ -144,4 +145,5 @@ def enqueue_plan_builds(
         for item in nodes:
             _enqueue_node(locked, item, needs.get(node_key(item), set()), summary, actor, now)
         _advance_statuses(locked, whole_plan=node is None)
+    write_manifest(plan)
     return summary

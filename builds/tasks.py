@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from pathlib import Path
 
 from django.conf import settings
 from django_q.tasks import async_task
@@ -47,9 +46,7 @@ def drain_builds() -> str:
     with host_lock("drain-builds") as held:
         if not held:
             return "a drain loop is already running on this host"
-        runner = LocalRunner(
-            timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
-        )
+        runner = LocalRunner.from_settings()
         worker_id = f"q2:{socket.gethostname()}:{os.getpid()}"
         count = drain(
             LocalBuildQueue(arch=platform.machine()),

@@ -22,9 +22,10 @@ from django.db import connection
 from builds import queue as build_queue
 from builds.artifacts import ArtifactError, repair, store_wheel
 from builds.log_sink import DatabaseLogSink, LogSink
+from builds.manifest import write_manifest
 from builds.models import Artifact, BuildJob
 from builds.runners.base import BuildSpec, Runner, RunResult
-from plans.models import Target
+from plans.models import Plan, Target
 
 logger = logging.getLogger(__name__)
 
@@ -142,13 +143,16 @@ class LocalBuildQueue:
         build_queue.start_building(job_id, worker_id)
 
     def complete(self, job_id: int, worker_id: str, message: str) -> None:
-        build_queue.complete(job_id, worker_id, message=message)
+        job = build_queue.complete(job_id, worker_id, message=message)
+        self._refresh_manifest(job)
 
     def fail(self, job_id: int, worker_id: str, *, reason: str, error: str) -> None:
         if reason == "infrastructure":
-            build_queue.fail(job_id, worker_id, reason=reason, error=error, count_attempt=False)
+            job = build_queue.fail(
+                job_id, worker_id, reason=reason, error=error, count_attempt=False
+            )
         elif reason == "system_recipe":
-            build_queue.fail(
+            job = build_queue.fail(
                 job_id,
                 worker_id,
                 reason=reason,
@@ -156,7 +160,13 @@ class LocalBuildQueue:
                 final_status=BuildJob.Status.SYSTEM_RECIPE_FAILED,
             )
         else:
-            build_queue.fail(job_id, worker_id, reason=reason, error=error)
+            job = build_queue.fail(job_id, worker_id, reason=reason, error=error)
+        self._refresh_manifest(job)
+
+    @staticmethod
+    def _refresh_manifest(job: BuildJob) -> None:
+        if job.plan_id is not None:
+            write_manifest(Plan.objects.select_related("target").get(pk=job.plan_id))
 
     def release(self, job_id: int, worker_id: str) -> None:
         build_queue.release(job_id, worker_id)

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
+
 from builds.log_sink import LogSink
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
 
@@ -28,6 +30,12 @@ class LocalRunner:
         self.timeout = timeout
         self.pip_cache = pip_cache
         self.python = python
+
+    @classmethod
+    def from_settings(cls) -> LocalRunner:
+        return cls(
+            timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
+        )
 
     def run(
         self, spec: BuildSpec, output_dir: Path, sink: LogSink, cancelled: Callable[[], bool]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 
@@ -50,6 +51,11 @@ def test_six_and_markupsafe_are_built_repaired_and_stored_by_hash(plan_of, stora
     log = job_log(jobs["markupsafe"].pk)
     assert "sha256 verified" in log
     assert "auditwheel" in log
+    with default_storage.open(f"manifests/plan-{plan.pk}.json") as stored:
+        manifest = json.load(stored)
+    listed = {node["name"]: node for node in manifest["nodes"]}
+    assert listed["markupsafe"]["status"] == "built"
+    assert listed["markupsafe"]["wheels"][0]["sha256"] == markupsafe.sha256
 
 
 def test_a_tampered_sdist_hash_fails_the_build_without_storing_anything(

@@ -5,7 +5,6 @@ import platform
 import signal
 import socket
 import threading
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -44,9 +43,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        runner = LocalRunner(
-            timeout=settings.RUNNER_TIMEOUT_SEC, pip_cache=Path(settings.VAR_DIR) / "cache" / "pip"
-        )
+        runner = LocalRunner.from_settings()
         worker_id = f"drain:{socket.gethostname()}:{os.getpid()}"
         count = drain(
             LocalBuildQueue(arch=platform.machine()),

@@ -1,0 +1,61 @@
+"""A plan's manifest in storage: every node, its build status and the wheel we hold for it."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from builds.models import Artifact, BuildJob
+from plans.models import Plan
+
+
+def manifest_key(plan: Plan) -> str:
+    return f"manifests/plan-{plan.pk}.json"
+
+
+def write_manifest(plan: Plan) -> str:
+    """(Re)write ``manifests/plan-<id>.json``; returns its storage key."""
+    jobs = {
+        (job.name, job.version): job
+        for job in BuildJob.objects.filter(plan=plan).order_by("enqueued_at", "id")
+    }
+    artifacts: dict[tuple[str, str], list[Artifact]] = {}
+    for artifact in Artifact.objects.filter(target=plan.target).order_by("uploaded_at"):
+        artifacts.setdefault((artifact.name, artifact.version), []).append(artifact)
+    nodes = []
+    for node in plan.nodes():
+        pin = (node["name"], node["version"])
+        job = jobs.get(pin)
+        nodes.append(
+            {
+                "name": node["name"],
+                "version": node["version"],
+                "action": node["action"],
+                "status": job.status if job else "not enqueued",
+                "failure_reason": job.failure_reason if job else "",
+                "wheels": [
+                    {
+                        "filename": a.filename,
+                        "sha256": a.sha256,
+                        "size": a.size,
+                        "key": a.storage_key,
+                    }
+                    for a in artifacts.get(pin, [])
+                ],
+            }
+        )
+    document = {
+        "plan": plan.pk,
+        "target": str(plan.target),
+        "status": plan.status,
+        "written_at": timezone.now().isoformat(),
+        "nodes": nodes,
+    }
+    key = manifest_key(plan)
+    if default_storage.exists(key):
+        default_storage.delete(key)  # a manifest is a current view, not an immutable artifact
+    default_storage.save(key, ContentFile(json.dumps(document, indent=2).encode()))
+    return key
