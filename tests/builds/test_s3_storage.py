@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints
+import boto3
 import pytest
 from django.core.files.storage import default_storage
 
