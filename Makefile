@@ -8,7 +8,7 @@ PORT ?= 8000
 # The suite runs against the real Postgres (pytest-django creates test_refinery beside it).
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/refinery
 
-.PHONY: run test test-postgres test-sqlite lint format bench services clean
+.PHONY: run test test-postgres test-sqlite lint format bench services images clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found; install Python 3.11" >&2; exit 1; }
@@ -48,6 +48,11 @@ bench: $(STAMP) services
 
 services:
 	@.ci/services
+
+# Builder images for the podman runner, made offline (debootstrap + podman import).
+images: $(STAMP)
+	$(PY) manage.py migrate --no-input --verbosity 0
+	$(PY) manage.py build_image --arch amd64 --if-missing
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -308,3 +308,21 @@ class BuildDependency(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} needs {self.name}=={self.version}"
+
+
+class BuilderImage(models.Model):
+    """A builder image made offline for one architecture (``manage.py build_image``)."""
+
+    preset = models.CharField(max_length=64)
+    arch = models.CharField(max_length=16, help_text="Debian architecture: amd64, s390x, …")
+    image = models.CharField(max_length=200, help_text="Podman image name")
+    image_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["preset", "arch"], name="builderimage_one_per_arch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image} ({self.arch})"

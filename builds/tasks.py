@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import socket
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django_q.tasks import async_task
 
 from builds import plan_builds
 from builds.queue import reap_expired_leases as reap_build_leases
-from builds.runners.local import LocalRunner
+from builds.runners.configured import buildable_arches, configured_runner
 from builds.worker import LocalBuildQueue, drain
 from inputs.plan_queue import reap_expired_plan_leases
 from plans.models import Plan
@@ -46,10 +45,10 @@ def drain_builds() -> str:
     with host_lock("drain-builds") as held:
         if not held:
             return "a drain loop is already running on this host"
-        runner = LocalRunner.from_settings()
+        runner = configured_runner()
         worker_id = f"q2:{socket.gethostname()}:{os.getpid()}"
         count = drain(
-            LocalBuildQueue(arch=platform.machine()),
+            LocalBuildQueue(arches=buildable_arches(runner)),
             runner,
             worker_id,
             pool_size=settings.BUILD_POOL_SIZE,

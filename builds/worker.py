@@ -26,6 +26,7 @@ from builds.manifest import write_manifest
 from builds.models import Artifact, BuildJob
 from builds.runners.base import BuildSpec, Runner, RunResult
 from plans.models import Plan, Target
+from refinery.lib.target_env import platform_arch
 
 logger = logging.getLogger(__name__)
 
@@ -71,21 +72,21 @@ def _node(job: BuildJob) -> dict[str, Any] | None:
 class LocalBuildQueue:
     """The build queue in this refinery's own database.
 
-    ``arch`` limits claims to targets of that machine architecture (the local runner
-    builds for the host only); None claims for any target.
+    ``arches`` limits claims to targets of those machine architectures (what the runner
+    can build: the host's for the local runner); None claims for any target.
     """
 
-    def __init__(self, arch: str | None = None) -> None:
-        self.arch = arch
+    def __init__(self, arches: list[str] | None = None) -> None:
+        self.arches = arches
 
     def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]:
         target_ids = None
-        if self.arch is not None:
-            target_ids = list(
-                Target.objects.filter(platform_tag__endswith=f"_{self.arch}").values_list(
-                    "pk", flat=True
-                )
-            )
+        if self.arches is not None:
+            target_ids = [
+                target.pk
+                for target in Target.objects.all()
+                if platform_arch(target.platform_tag) in self.arches
+            ]
             if not target_ids:
                 return []
         claimed = []

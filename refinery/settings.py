@@ -9,6 +9,7 @@ an in-process channel layer, filesystem storage under ``var/``, the local runner
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import secrets
@@ -299,6 +300,26 @@ INDEX_CA_BUNDLE = env.optional_text("INDEX_CA_BUNDLE")
 INDEX_WORKERS = env.integer("INDEX_WORKERS", 16, minimum=1, maximum=64)
 REQUIREMENTS_MAX_BYTES = env.integer("REQUIREMENTS_MAX_BYTES", 256 * 1024, minimum=64)
 REQUIREMENTS_MAX_LINES = env.integer("REQUIREMENTS_MAX_LINES", 2000, minimum=1)
+
+# --- Runners ---------------------------------------------------------------------------
+RUNNER = env.choice("RUNNER", "local", ("local", "podman"))
+PODMAN_BIN = env.text("PODMAN_BIN", "podman")
+PODMAN_CONTAINERS_CONF = env.text(
+    "PODMAN_CONTAINERS_CONF", str(BASE_DIR / "refinery" / "deploy" / "containers.conf")
+)
+CONTAINER_PRESET = env.choice("CONTAINER_PRESET", "debian-bookworm", ("debian-bookworm",))
+CONTAINER_IMAGE = env.optional_text("CONTAINER_IMAGE")  # overrides the preset's image
+# Machines behind a TLS-intercepting proxy need its CA inside the build container.
+RUNNER_CA_BUNDLE = env.optional_text("RUNNER_CA_BUNDLE") or (
+    os.environ.get("SSL_CERT_FILE") if os.path.exists(os.environ.get("SSL_CERT_FILE", "")) else None
+)
+RUNNER_MEMORY = env.matching(
+    "RUNNER_MEMORY", "4g", re.compile(r"\d+[kmg]?"), "a size such as 4g or 512m"
+)
+RUNNER_CPUS = env.matching("RUNNER_CPUS", "2", re.compile(r"\d+(\.\d+)?"), "a number of CPUs")
+RUNNER_PIDS_LIMIT = env.integer("RUNNER_PIDS_LIMIT", 4096, minimum=64)
+RUNNER_NETWORK = env.text("RUNNER_NETWORK", "host")
+WORKER_RUN_CMD = env.optional_text("WORKER_RUN_CMD")  # an operator's own build command
 
 REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)
 MAX_REQUEUE_ATTEMPTS = env.integer("MAX_REQUEUE_ATTEMPTS", 3, minimum=0, maximum=100)

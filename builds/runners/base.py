@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from builds.log_sink import LogSink
 
-# Exit codes of the build script (builds/runners/build_script.py), read as failure reasons.
+# Exit codes of the build script (builds/build_script/refinery_build.py), as failure reasons.
 EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
 EXIT_DOWNLOAD = 67

@@ -15,7 +15,9 @@ from django.conf import settings
 from builds.log_sink import LogSink
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
 
-BUILD_SCRIPT = Path(__file__).with_name("build_script.py")
+# In a folder of its own: run as a script, its folder comes first on sys.path, so no
+# module may sit beside it (a select.py there once shadowed the standard library).
+BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "build_script" / "refinery_build.py"
 # Variables a build may see from the host; everything else (the host's pip configuration
 # in particular, which may add other indexes) stays out.
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "TMPDIR")

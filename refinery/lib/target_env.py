@@ -26,6 +26,14 @@ class TargetError(ValueError):
     pass
 
 
+def platform_arch(platform_tag: str) -> str:
+    """``manylinux_2_17_s390x`` -> ``s390x``."""
+    match = _PLATFORM.fullmatch(platform_tag)
+    if match is None:
+        raise TargetError(f"platform {platform_tag!r} is not a Linux platform tag")
+    return str(match.group("arch") or match.group("arch2014") or match.group("archlinux"))
+
+
 @lru_cache(maxsize=4096)
 def _python_allowed(requires_python: str, python_full_version: str) -> bool:
     """Cached: every file of a project usually carries the same requires-python string."""
@@ -70,9 +78,7 @@ class TargetEnvironment:
 
     @property
     def arch(self) -> str:
-        match = _PLATFORM.fullmatch(self.platform_tag)
-        assert match is not None
-        return str(match.group("arch") or match.group("arch2014") or match.group("archlinux"))
+        return platform_arch(self.platform_tag)
 
     @cached_property
     def markers(self) -> dict[str, str]:

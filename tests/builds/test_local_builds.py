@@ -115,7 +115,7 @@ def test_a_host_worker_leaves_jobs_for_other_architectures_alone(plan_of, storag
     plan.target.platform_tag = "manylinux_2_17_s390x"
     plan.target.save()
 
-    assert drain(LocalBuildQueue(arch="x86_64"), LocalRunner(timeout=5), "w", pool_size=2) == 0
+    assert drain(LocalBuildQueue(arches=["x86_64"]), LocalRunner(timeout=5), "w", pool_size=2) == 0
     assert BuildJob.objects.get(plan=plan).status == "pending"
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import socket
 import threading
@@ -11,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from builds.runners.local import LocalRunner
+from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 
 
@@ -25,7 +24,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="one claim round, then exit")
         parser.add_argument("--max", dest="max_jobs", default=None, help="stop after N jobs")
-        parser.add_argument("--runner", choices=["local"], default="local")
+        parser.add_argument(
+            "--runner", choices=["local", "podman"], default=None, help="default: RUNNER"
+        )
         parser.add_argument("--grace", default="60", help="seconds running builds may finish in")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,10 +44,10 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        runner = LocalRunner.from_settings()
+        runner = runner_named(options["runner"] or settings.RUNNER)
         worker_id = f"drain:{socket.gethostname()}:{os.getpid()}"
         count = drain(
-            LocalBuildQueue(arch=platform.machine()),
+            LocalBuildQueue(arches=buildable_arches(runner)),
             runner,
             worker_id,
             pool_size=settings.BUILD_POOL_SIZE,

@@ -121,7 +121,20 @@ def declared_build_requires(sdist: Path, scratch: Path) -> list[str]:
     return requires
 
 
+def in_own_venv() -> None:
+    """In a builder image the system Python is externally managed (PEP 668): re-run this
+    script from a fresh venv so recipes may install build requirements."""
+    if os.environ.get("REFINERY_BUILD_VENV") != "1" or sys.prefix != sys.base_prefix:
+        return
+    venv = Path(os.environ.get("WORK_DIR", "/tmp/refinery-work")) / "venv"
+    if run([sys.executable, "-m", "venv", str(venv)]) != 0:
+        sys.exit(EXIT_DOWNLOAD)
+    python = str(venv / "bin" / "python")
+    os.execv(python, [python, os.path.abspath(__file__)])
+
+
 def main() -> int:
+    in_own_venv()
     name, version = os.environ["JOB_NAME"], os.environ["JOB_VERSION"]
     output = Path(os.environ.get("OUTPUT_DIR", "/output"))
     scratch = Path(os.environ.get("WORK_DIR") or tempfile.mkdtemp(prefix="refinery-build-"))
@@ -168,6 +181,10 @@ def main() -> int:
         if run([*pip, "install", *index_args, *requires]) != 0:
             return 1
         pip_args = [*pip_args, "--no-build-isolation"]
+    if "--no-use-pep517" not in pip_args and "--use-pep517" not in pip_args:
+        # Older pips (Debian's 23.0) otherwise take the legacy setup.py path for projects
+        # without pyproject.toml; PEP 517 builds every project the same way, isolated.
+        pip_args = [*pip_args, "--use-pep517"]
     return run([*pip, "wheel", "--no-deps", "-w", str(output), *index_args, *pip_args, str(sdist)])
 
 

@@ -1,0 +1,141 @@
+"""Builder images, made offline: debootstrap a Debian root filesystem, ``podman import`` it.
+
+No registry is needed (our machines reach none). A foreign architecture (s390x on an
+amd64 host) is bootstrapped in two stages under qemu-user-static through binfmt_misc.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from builds.models import BuilderImage
+
+PRESETS = {
+    "debian-bookworm": {
+        "suite": "bookworm",
+        "mirror": "http://deb.debian.org/debian",
+        "include": "python3,python3-venv,python3-pip,build-essential,python3-dev",
+    }
+}
+# Debian architecture names and the machine names wheel platform tags use.
+DEBIAN_TO_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "s390x": "s390x", "ppc64el": "ppc64le"}
+MACHINE_TO_DEBIAN = {machine: debian for debian, machine in DEBIAN_TO_MACHINE.items()}
+
+
+class ImageError(Exception):
+    """Why an image cannot be made, with the command that fixes it when there is one."""
+
+
+def host_debian_arch() -> str:
+    return MACHINE_TO_DEBIAN.get(platform.machine(), platform.machine())
+
+
+def image_name(preset: str, arch: str) -> str:
+    return f"localhost/refinery-builder:{preset}-{arch}"
+
+
+def binfmt_ready(arch: str) -> bool:
+    return Path(f"/proc/sys/fs/binfmt_misc/qemu-{DEBIAN_TO_MACHINE.get(arch, arch)}").exists()
+
+
+def enable_binfmt(arch: str) -> None:
+    """Mount binfmt_misc and enable qemu for ``arch`` (needed again after every boot)."""
+    machine = DEBIAN_TO_MACHINE.get(arch, arch)
+    if not Path("/proc/sys/fs/binfmt_misc/register").exists():
+        subprocess.run(
+            ["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"], check=False
+        )
+    if shutil.which("update-binfmts"):
+        subprocess.run(
+            ["update-binfmts", "--enable", f"qemu-{machine}"], check=False, capture_output=True
+        )
+    if not binfmt_ready(arch):
+        raise ImageError(
+            f"qemu-{machine} is not registered with binfmt_misc: apt-get install qemu-user-static "
+            f"binfmt-support, then update-binfmts --enable qemu-{machine}"
+        )
+
+
+def _run(argv: list[str], say: Callable[[str], None]) -> None:
+    say("$ " + " ".join(argv))
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    tail: list[str] = []
+    for line in process.stdout:
+        tail = [*tail[-19:], line.rstrip()]
+        say(line.rstrip())
+    if process.wait() != 0:
+        raise ImageError(f"{argv[0]} failed ({process.returncode}): {tail[-1] if tail else ''}")
+
+
+def build_image(
+    preset: str, arch: str, *, workdir: Path, say: Callable[[str], None]
+) -> BuilderImage:
+    if preset not in PRESETS:
+        raise ImageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    if arch not in DEBIAN_TO_MACHINE:
+        raise ImageError(f"unknown architecture {arch!r}; known: {', '.join(DEBIAN_TO_MACHINE)}")
+    for tool, package in (("debootstrap", "debootstrap"), (settings.PODMAN_BIN, "podman")):
+        if shutil.which(tool) is None:
+            raise ImageError(f"{tool} is not installed: apt-get install {package}")
+    foreign = arch != host_debian_arch()
+    if foreign:
+        enable_binfmt(arch)
+    spec = PRESETS[preset]
+    rootfs = workdir / f"rootfs-{preset}-{arch}"
+    if rootfs.exists():
+        shutil.rmtree(rootfs)
+    workdir.mkdir(parents=True, exist_ok=True)
+    first = ["debootstrap", "--variant=minbase", f"--include={spec['include']}"]
+    if foreign:
+        first += [f"--arch={arch}", "--foreign"]
+    _run([*first, spec["suite"], str(rootfs), spec["mirror"]], say)
+    if foreign:
+        _run(["chroot", str(rootfs), "/debootstrap/debootstrap", "--second-stage"], say)
+    for downloaded in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
+        downloaded.unlink()
+    name = image_name(preset, arch)
+    podman = [settings.PODMAN_BIN]
+    env = {
+        "CONTAINERS_CONF": settings.PODMAN_CONTAINERS_CONF,
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+    say(f"$ tar -C {rootfs} -c . | podman import --arch {arch} - {name}")
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        [*podman, "import", "--arch", arch, "-", name],
+        stdin=tar.stdout,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert tar.stdout is not None
+    tar.stdout.close()
+    tar.wait()
+    if imported.returncode != 0 or tar.returncode != 0:
+        raise ImageError(f"podman import failed: {imported.stderr.strip()[-300:]}")
+    image_id = imported.stdout.strip().splitlines()[-1] if imported.stdout.strip() else ""
+    shutil.rmtree(rootfs, ignore_errors=True)
+    record, _ = BuilderImage.objects.update_or_create(
+        preset=preset, arch=arch, defaults={"image": name, "image_id": image_id}
+    )
+    return record
+
+
+def image_exists(name: str) -> bool:
+    env = {
+        "CONTAINERS_CONF": settings.PODMAN_CONTAINERS_CONF,
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+    return (
+        subprocess.run(
+            [settings.PODMAN_BIN, "image", "exists", name], env=env, capture_output=True
+        ).returncode
+        == 0
+    )

@@ -1,0 +1,142 @@
+"""The podman runner builds real sdists in the offline-made builder image, through the worker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+from builds import queue as build_queue
+from builds.images import image_exists, image_name
+from builds.log_sink import job_log
+from builds.models import Artifact, BuilderImage, BuildJob
+from builds.runners.base import BuildSpec
+from builds.runners.podman import PodmanRunner
+from builds.worker import LocalBuildQueue, drain
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.network,
+    pytest.mark.podman,
+]
+AMD64 = image_name("debian-bookworm", "amd64")
+
+
+@pytest.fixture
+def amd64_image(db):
+    assert image_exists(AMD64), (
+        f"{AMD64} is missing: run `make images` (manage.py build_image --arch amd64)"
+    )
+    BuilderImage.objects.update_or_create(
+        preset="debian-bookworm", arch="amd64", defaults={"image": AMD64, "image_id": ""}
+    )
+    return AMD64
+
+
+@pytest.fixture
+def podman(tmp_path):
+    def make(timeout: float = 900) -> PodmanRunner:
+        return PodmanRunner(
+            timeout=timeout,
+            pip_cache=tmp_path / "pip",
+            podman_bin=django_settings.PODMAN_BIN,
+            containers_conf=django_settings.PODMAN_CONTAINERS_CONF,
+            ca_bundle=django_settings.RUNNER_CA_BUNDLE,
+        )
+
+    return make
+
+
+def _containers() -> list[str]:
+    listed = subprocess.run(
+        [django_settings.PODMAN_BIN, "ps", "-a", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={
+            "CONTAINERS_CONF": django_settings.PODMAN_CONTAINERS_CONF,
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        },
+    )
+    return [name for c in json.loads(listed.stdout or "[]") for name in c.get("Names", [])]
+
+
+def test_six_and_markupsafe_are_built_in_containers_and_stored(
+    amd64_image, podman, plan_of, storage_dir
+):
+    plan = plan_of(("six", "six-1.16.0.tar.gz"), ("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+
+    done = drain(LocalBuildQueue(arches=["x86_64"]), podman(), "podman-worker", pool_size=2)
+
+    assert done == 2
+    assert set(BuildJob.objects.filter(plan=plan).values_list("status", flat=True)) == {"built"}
+    markupsafe = Artifact.objects.get(name="markupsafe")
+    assert "manylinux_2_17_x86_64" in markupsafe.filename
+    assert markupsafe.provenance["runner"] == "podman"
+    assert markupsafe.provenance["image"] == amd64_image
+    log = job_log(markupsafe.job_id)
+    assert f"podman runner: {amd64_image}" in log
+    assert "sha256 verified" in log
+    assert not [name for name in _containers() if name.startswith("refinery-job-")]
+
+
+def test_a_build_over_the_timeout_has_its_container_killed(
+    amd64_image, podman, plan_of, storage_dir
+):
+    plan = plan_of(("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+
+    drain(LocalBuildQueue(arches=["x86_64"]), podman(timeout=3), "w", pool_size=1, once=True)
+
+    job = BuildJob.objects.get(plan=plan)
+    assert job.failure_reason == "timeout"
+    assert "container killed" in job_log(job.pk)
+    assert not [name for name in _containers() if name.startswith(f"refinery-job-{job.pk}-")]
+
+
+def test_an_operator_cancel_kills_the_container(
+    amd64_image, podman, plan_of, storage_dir, settings
+):
+    settings.BUILD_LEASE_SEC = 3
+    plan = plan_of(("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+    job = BuildJob.objects.get(plan=plan)
+    worker = threading.Thread(
+        target=drain,
+        args=(LocalBuildQueue(arches=["x86_64"]), podman(), "w"),
+        kwargs={"pool_size": 1, "once": True},
+    )
+    worker.start()
+    deadline = time.monotonic() + 120
+    while "podman runner:" not in job_log(job.pk) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    build_queue.cancel(BuildJob.objects.get(pk=job.pk), actor="ops")
+    worker.join(timeout=120)
+
+    assert not worker.is_alive()
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert "container killed" in job_log(job.pk)
+    assert not [name for name in _containers() if name.startswith(f"refinery-job-{job.pk}-")]
+
+
+def test_package_names_and_recipes_reach_podman_as_argv_items_only(tmp_path):
+    runner = PodmanRunner(timeout=10, pip_cache=tmp_path / "pip", image="localhost/x:y")
+    hostile = BuildSpec(
+        job_id=1,
+        name="six; rm -rf /",
+        version="1.0$(reboot)",
+        python_tag="cp311",
+        platform_tag="manylinux_2_17_x86_64",
+        sdist_url="https://example.invalid/x.tar.gz",
+        sdist_sha256="0" * 64,
+        recipes=[{"type": "env", "vars": {"CFLAGS": "`id`"}}],
+    )
+    argv = runner.command(hostile, tmp_path / "out", "refinery-job-1-test")
+    assert "JOB_NAME=six; rm -rf /" in argv
+    assert "JOB_VERSION=1.0$(reboot)" in argv
+    assert argv[-2:] == ["python3", "/usr/local/bin/refinery-build"]
+    assert "sh" not in argv
+    assert "-c" not in argv
