@@ -53,6 +53,7 @@ services:
 images: $(STAMP)
 	$(PY) manage.py migrate --no-input --verbosity 0
 	$(PY) manage.py build_image --arch amd64 --if-missing
+	$(PY) manage.py build_image --arch s390x --if-missing
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 import zipfile
@@ -30,7 +31,7 @@ from packaging.utils import (
 from builds.log_sink import LogSink
 from builds.models import Artifact, BuildJob
 from plans.models import Target
-from refinery.lib.target_env import TargetEnvironment
+from refinery.lib.target_env import TargetEnvironment, platform_arch
 
 
 class ArtifactError(Exception):
@@ -55,13 +56,18 @@ def repair(wheel: Path, target: Target, out_dir: Path, sink: LogSink) -> Path:
     if all(tag.platform == "any" for tag in tags):
         return wheel
     out_dir.mkdir(parents=True, exist_ok=True)
+    # auditwheel offers only the host architecture's policies by name; for a foreign one
+    # (an s390x wheel on an amd64 worker) it must pick the policy itself. Either way the
+    # result is then validated against the target.
+    foreign = platform_arch(target.platform_tag) != platform.machine()
+    policy = "auto" if foreign else target.platform_tag
     argv = [
         sys.executable,
         "-m",
         "auditwheel",
         "repair",
         "--plat",
-        target.platform_tag,
+        policy,
         "-w",
         str(out_dir),
         str(wheel),

@@ -26,6 +26,7 @@ from builds.manifest import write_manifest
 from builds.models import Artifact, BuildJob
 from builds.runners.base import BuildSpec, Runner, RunResult
 from plans.models import Plan, Target
+from refinery.lib.state_machine import IllegalTransition
 from refinery.lib.target_env import platform_arch
 
 logger = logging.getLogger(__name__)
@@ -307,6 +308,9 @@ def _build_in_thread(
 ) -> str:
     try:
         return build_one(queue, runner, job, worker_id, stop=stop)
+    except (IllegalTransition, build_queue.QueueError) as exc:
+        # Cancelled or re-leased while the build finished: the job's row decides, not us.
+        return f"job {job.id}: not reported, it changed meanwhile ({exc})"
     except Exception as exc:  # a worker bug must not kill the loop; the lease reaper recovers
         logger.exception("job %s: worker error", job.id)
         return f"job {job.id}: worker error {exc}"

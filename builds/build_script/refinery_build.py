@@ -122,8 +122,9 @@ def declared_build_requires(sdist: Path, scratch: Path) -> list[str]:
 
 
 def in_own_venv() -> None:
-    """In a builder image the system Python is externally managed (PEP 668): re-run this
-    script from a fresh venv so recipes may install build requirements."""
+    """In a builder image the system Python is externally managed (PEP 668): when a recipe
+    must install build requirements, re-run this script from a fresh venv. Plain builds
+    need none: ``pip wheel`` installs nothing and builds in pip's own isolated env."""
     if os.environ.get("REFINERY_BUILD_VENV") != "1" or sys.prefix != sys.base_prefix:
         return
     venv = Path(os.environ.get("WORK_DIR", "/tmp/refinery-work")) / "venv"
@@ -134,7 +135,6 @@ def in_own_venv() -> None:
 
 
 def main() -> int:
-    in_own_venv()
     name, version = os.environ["JOB_NAME"], os.environ["JOB_VERSION"]
     output = Path(os.environ.get("OUTPUT_DIR", "/output"))
     scratch = Path(os.environ.get("WORK_DIR") or tempfile.mkdtemp(prefix="refinery-build-"))
@@ -142,6 +142,8 @@ def main() -> int:
     output.mkdir(parents=True, exist_ok=True)
     indexes = os.environ.get("INDEX_URLS", "").split()
     recipes = json.loads(os.environ.get("RECIPES") or "[]")
+    if any(recipe.get("type") == "build_requires" for recipe in recipes):
+        in_own_venv()  # before any recipe runs: the script starts over in the venv
     say(f"{name}=={version} for {os.environ.get('PYTHON_TAG')}-{os.environ.get('PLATFORM_TAG')}")
 
     pip_args: list[str] = []

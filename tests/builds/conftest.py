@@ -24,10 +24,11 @@ def _sdist_node(client: IndexClient, name: str, filename: str) -> dict[str, Any]
 
 @pytest.fixture
 def plan_of(tmp_path):
-    def make(*sdists: tuple[str, str]):
+    def make(*sdists: tuple[str, str], target_platform: str = "manylinux_2_17_x86_64"):
         with IndexClient(["https://pypi.org/simple/"], tmp_path / "index") as client:
             nodes = [_sdist_node(client, name, filename) for name, filename in sdists]
-        plan = PlanFactory(target=TargetFactory(), dag={"nodes": nodes, "edges": []})
+        target = TargetFactory(platform_tag=target_platform)
+        plan = PlanFactory(target=target, dag={"nodes": nodes, "edges": []})
         enqueue_plan_builds(plan, actor="test")
         return plan
 

@@ -11,6 +11,8 @@ from builds.images import (
     PRESETS,
     ImageError,
     build_image,
+    enable_binfmt,
+    host_debian_arch,
     image_exists,
     image_name,
 )
@@ -30,6 +32,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         preset, arch = options["preset"], options["arch"]
         name = image_name(preset, arch)
+        if arch != host_debian_arch():
+            try:
+                enable_binfmt(arch)  # lost at every boot; needed to run, not only to build
+            except ImageError as exc:
+                raise CommandError(str(exc)) from None
         if options["if_missing"] and image_exists(name):
             BuilderImage.objects.get_or_create(
                 preset=preset, arch=arch, defaults={"image": name, "image_id": ""}
