@@ -45,6 +45,7 @@ format: $(STAMP)
 bench: $(STAMP) services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/queue_claim.py
 	$(PY) bench/plan.py
+	$(PY) bench/build_overhead.py
 
 services:
 	@.ci/services
