@@ -46,6 +46,7 @@ bench: $(STAMP) services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/queue_claim.py
 	$(PY) bench/plan.py
 	$(PY) bench/build_overhead.py
+	$(PY) bench/dag_makespan.py
 
 services:
 	@.ci/services

@@ -11,7 +11,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -282,25 +282,35 @@ def drain(
     once: bool = False,
     stop: threading.Event | None = None,
     progress: Callable[[str], None] | None = None,
+    poll_seconds: float = 2.0,
 ) -> int:
-    """Claim and build due jobs, ``pool_size`` at a time, until none is due (or ``once``)."""
+    """Keep ``pool_size`` builds going until nothing is due and nothing runs.
+
+    A slot is refilled as soon as its build ends (not when a whole round has), and while
+    builds run the queue is polled, so a job whose build requirements just became
+    available starts at once. ``once``: a single claim, then wait for those builds.
+    """
     stop = stop or threading.Event()
-    done = 0
+    done = started = 0
+    running: set[Future[str]] = set()
+    claimed_once = False
     with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="build") as pool:
-        while not stop.is_set() and (max_jobs is None or done < max_jobs):
-            room = pool_size if max_jobs is None else min(pool_size, max_jobs - done)
-            jobs = queue.claim(worker_id, room)
-            if not jobs:
-                break
-            for summary in pool.map(
-                lambda j: _build_in_thread(queue, runner, j, worker_id, stop), jobs
-            ):
+        while True:
+            room = pool_size - len(running)
+            if max_jobs is not None:
+                room = min(room, max_jobs - started)
+            if room > 0 and not stop.is_set() and not (once and claimed_once):
+                claimed_once = True
+                for job in queue.claim(worker_id, room):
+                    running.add(pool.submit(_build_in_thread, queue, runner, job, worker_id, stop))
+                    started += 1
+            if not running:
+                return done
+            finished, running = wait(running, timeout=poll_seconds, return_when=FIRST_COMPLETED)
+            for future in finished:
                 done += 1
                 if progress is not None:
-                    progress(summary)
-            if once:
-                break
-    return done
+                    progress(future.result())
 
 
 def _build_in_thread(
