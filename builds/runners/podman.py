@@ -60,6 +60,7 @@ class PodmanRunner:
         self.memory, self.cpus, self.pids_limit, self.network = memory, cpus, pids_limit, network
         self.run_cmd = run_cmd
         self.image: str | None = None  # the image of the last run, for provenance
+        self.image_id: str | None = None
 
     @classmethod
     def from_settings(cls) -> PodmanRunner:
@@ -95,6 +96,7 @@ class PodmanRunner:
         if self.fixed_image:
             return self.fixed_image, arch
         record = BuilderImage.objects.filter(preset=settings.CONTAINER_PRESET, arch=arch).first()
+        self.image_id = record.image_id if record else None
         return (record.image if record else image_name(settings.CONTAINER_PRESET, arch)), arch
 
     def command(self, spec: BuildSpec, output_dir: Path, container: str) -> list[str]:
