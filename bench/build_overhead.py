@@ -19,18 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SCRATCH = Path(tempfile.mkdtemp(prefix="bench-build-"))
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{SCRATCH / 'bench.sqlite3'}")
-os.environ["VAR_DIR"] = str(SCRATCH / "var")
-os.environ["STORAGE_ROOT"] = str(SCRATCH / "storage")
-os.environ["LOG_LEVEL"] = "WARNING"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refinery.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch_django import setup
 
-import django  # noqa: E402
-
-django.setup()
+SCRATCH = setup("bench-build-")
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
