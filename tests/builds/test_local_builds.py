@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from builds import queue as build_queue
 from builds.log_sink import job_log
 from builds.models import Artifact, BuildJob
+from builds.plan_builds import enqueue_plan_builds
 from builds.runners.local import LocalRunner
 from builds.tasks import drain_builds
 from builds.worker import LocalBuildQueue, drain
@@ -125,3 +126,25 @@ def test_only_one_drain_loop_runs_per_host(settings, tmp_path):
         assert held
         assert drain_builds() == "a drain loop is already running on this host"
     assert drain_builds() == "0 build job(s) processed"
+
+
+def test_a_failing_node_does_not_stop_the_independent_ones(
+    plan_of, storage_dir, settings, tmp_path
+):
+    settings.REQUEUE_ON_FAILURE = False
+    plan = plan_of(("six", "six-1.16.0.tar.gz"), ("markupsafe", "MarkupSafe-2.1.5.tar.gz"))
+    nodes = {node["name"]: node for node in plan.dag["nodes"]}
+    nodes["markupsafe"]["source"]["sha256"] = "0" * 64  # this build will fail, for real
+    # A third node that needs markupsafe to build.
+    plan.dag["nodes"].append({**nodes["six"], "name": "jinja2", "version": "3.1.4"})
+    plan.dag["edges"] = [{"from": "jinja2==3.1.4", "to": "markupsafe==2.1.5", "kind": "build"}]
+    plan.save()
+    BuildJob.objects.filter(plan=plan).delete()
+    enqueue_plan_builds(plan, actor="test")
+
+    drain(LocalBuildQueue(), LocalRunner(timeout=600, pip_cache=tmp_path / "pip"), "w", pool_size=2)
+
+    status = dict(BuildJob.objects.filter(plan=plan).values_list("name", "status"))
+    assert status == {"markupsafe": "failed", "jinja2": "missing", "six": "built"}
+    assert Artifact.objects.filter(name="six").exists()
+    assert "needs markupsafe==2.1.5" in BuildJob.objects.get(plan=plan, name="jinja2").error
