@@ -310,8 +310,14 @@ PODMAN_CONTAINERS_CONF = env.text(
 CONTAINER_PRESET = env.choice("CONTAINER_PRESET", "debian-bookworm", ("debian-bookworm",))
 CONTAINER_IMAGE = env.optional_text("CONTAINER_IMAGE")  # overrides the preset's image
 # Machines behind a TLS-intercepting proxy need its CA inside the build container.
-RUNNER_CA_BUNDLE = env.optional_text("RUNNER_CA_BUNDLE") or (
-    os.environ.get("SSL_CERT_FILE") if os.path.exists(os.environ.get("SSL_CERT_FILE", "")) else None
+# Default: SSL_CERT_FILE, else the host's system bundle (harmless where there is no proxy).
+RUNNER_CA_BUNDLE = env.optional_text("RUNNER_CA_BUNDLE") or next(
+    (
+        path
+        for path in (os.environ.get("SSL_CERT_FILE", ""), "/etc/ssl/certs/ca-certificates.crt")
+        if path and os.path.exists(path)
+    ),
+    None,
 )
 RUNNER_MEMORY = env.matching(
     "RUNNER_MEMORY", "4g", re.compile(r"\d+[kmg]?"), "a size such as 4g or 512m"

@@ -69,8 +69,11 @@ class LocalRunner:
                     "PYTHONUNBUFFERED": "1",
                 }
             )
-            if "SSL_CERT_FILE" in env:
-                env["PIP_CERT"] = env["SSL_CERT_FILE"]
+            # pip in a fresh venv trusts certifi's bundle, not the system store: hand it the
+            # bundle that holds this machine's CAs (a TLS-intercepting proxy's, here).
+            bundle = env.get("SSL_CERT_FILE") or settings.RUNNER_CA_BUNDLE
+            if bundle:
+                env["SSL_CERT_FILE"] = env["PIP_CERT"] = bundle
             if self.pip_cache is not None:
                 env["PIP_CACHE_DIR"] = str(self.pip_cache)
             code, stopped = stream_process(
