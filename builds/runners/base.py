@@ -58,6 +58,8 @@ class RunResult:
     elapsed: float
     reason: str  # "" on success; timeout | cancelled | build_error | system_recipe | infrastructure
     detail: str = ""
+    # Where it ran, for provenance (e.g. the builder image and its id).
+    environment: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -59,8 +59,6 @@ class PodmanRunner:
         self.ca_bundle = ca_bundle
         self.memory, self.cpus, self.pids_limit, self.network = memory, cpus, pids_limit, network
         self.run_cmd = run_cmd
-        self.image: str | None = None  # the image of the last run, for provenance
-        self.image_id: str | None = None
 
     @classmethod
     def from_settings(cls) -> PodmanRunner:
@@ -90,18 +88,19 @@ class PodmanRunner:
             env["CONTAINERS_CONF"] = self.containers_conf
         return env
 
-    def _image_for(self, spec: BuildSpec) -> tuple[str, str]:
+    def _image_for(self, spec: BuildSpec) -> tuple[str, str, str | None]:
+        """(image, Debian arch, image id) for the spec's target."""
         machine = platform_arch(spec.platform_tag)
         arch = MACHINE_TO_DEBIAN.get(machine, machine)
         if self.fixed_image:
-            return self.fixed_image, arch
+            return self.fixed_image, arch, None
         record = BuilderImage.objects.filter(preset=settings.CONTAINER_PRESET, arch=arch).first()
-        self.image_id = record.image_id if record else None
-        return (record.image if record else image_name(settings.CONTAINER_PRESET, arch)), arch
+        if record is None:
+            return image_name(settings.CONTAINER_PRESET, arch), arch, None
+        return record.image, arch, record.image_id
 
     def command(self, spec: BuildSpec, output_dir: Path, container: str) -> list[str]:
-        image, arch = self._image_for(spec)
-        self.image = image
+        image, arch, _ = self._image_for(spec)
         self.pip_cache.mkdir(parents=True, exist_ok=True)
         argv = [
             self.podman_bin,
@@ -152,7 +151,9 @@ class PodmanRunner:
         output_dir.mkdir(parents=True, exist_ok=True)
         container = f"refinery-job-{spec.job_id}-{uuid.uuid4().hex[:8]}"
         argv = self.command(spec, output_dir, container)
-        sink.write(f"podman runner: {self.image} as {container}")
+        image, _, image_id = self._image_for(spec)
+        where: dict[str, str | None] = {"image": image, "image_id": image_id}
+        sink.write(f"podman runner: {image} as {container}")
 
         def kill(process: subprocess.Popen[str]) -> None:
             subprocess.run(
@@ -170,11 +171,12 @@ class PodmanRunner:
         wheels = sorted(output_dir.glob("*.whl"))
         if stopped:
             sink.write(f"podman runner: build {stopped} after {elapsed:.1f} s; container killed")
-            return RunResult(None, [], elapsed, stopped)
+            return RunResult(None, [], elapsed, stopped, environment=where)
         if code in _PODMAN_FAILURES:
-            return RunResult(code, [], elapsed, "infrastructure", _PODMAN_FAILURES[code])
+            return RunResult(code, [], elapsed, "infrastructure", _PODMAN_FAILURES[code], where)
         if code != 0:
-            return RunResult(code, [], elapsed, reason_for_exit(code or 1), f"exit code {code}")
+            detail = f"exit code {code}"
+            return RunResult(code, [], elapsed, reason_for_exit(code or 1), detail, where)
         if not wheels:
-            return RunResult(code, [], elapsed, "build_error", "the build produced no wheel")
-        return RunResult(code, wheels, elapsed, "")
+            return RunResult(code, [], elapsed, "build_error", "the build produced no wheel", where)
+        return RunResult(code, wheels, elapsed, "", environment=where)
