@@ -11,7 +11,6 @@ Usage: bench/build_overhead.py [--runs 5]   (needs `make images`)
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ SCRATCH = setup("bench-build-")
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from builds.images import image_exists, image_name  # noqa: E402
+from builds.images import image_exists, image_name, podman_env  # noqa: E402
 from builds.models import Artifact, BuilderImage  # noqa: E402
 from builds.plan_builds import enqueue_plan_builds  # noqa: E402
 from builds.runners.podman import PodmanRunner  # noqa: E402
@@ -103,7 +102,7 @@ def bare(node: dict[str, object], pip_cache: Path) -> float:
         "/output",
         str(source["url"]),
     ]
-    env = {"CONTAINERS_CONF": settings.PODMAN_CONTAINERS_CONF, "PATH": os.environ["PATH"]}
+    env = podman_env()
     started = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env=env)
     elapsed = time.perf_counter() - started

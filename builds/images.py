@@ -6,6 +6,7 @@ amd64 host) is bootstrapped in two stages under qemu-user-static through binfmt_
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -34,6 +35,15 @@ class ImageError(Exception):
 
 def host_debian_arch() -> str:
     return MACHINE_TO_DEBIAN.get(platform.machine(), platform.machine())
+
+
+def podman_env(containers_conf: str | None = None) -> dict[str, str]:
+    """The environment every podman call runs with: the refinery's engine settings."""
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    conf = containers_conf or settings.PODMAN_CONTAINERS_CONF
+    if conf:
+        env["CONTAINERS_CONF"] = conf
+    return env
 
 
 def image_name(preset: str, arch: str) -> str:
@@ -102,10 +112,7 @@ def build_image(
         downloaded.unlink()
     name = image_name(preset, arch)
     podman = [settings.PODMAN_BIN]
-    env = {
-        "CONTAINERS_CONF": settings.PODMAN_CONTAINERS_CONF,
-        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-    }
+    env = podman_env()
     say(f"$ tar -C {rootfs} -c . | podman import --arch {arch} - {name}")
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     imported = subprocess.run(
@@ -129,13 +136,9 @@ def build_image(
 
 
 def image_exists(name: str) -> bool:
-    env = {
-        "CONTAINERS_CONF": settings.PODMAN_CONTAINERS_CONF,
-        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-    }
     return (
         subprocess.run(
-            [settings.PODMAN_BIN, "image", "exists", name], env=env, capture_output=True
+            [settings.PODMAN_BIN, "image", "exists", name], env=podman_env(), capture_output=True
         ).returncode
         == 0
     )

@@ -6,14 +6,14 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from builds.artifacts import ArtifactError, store_wheel
 from builds.models import Artifact
-from plans.index_client import DistFile, IndexClient, IndexFetchError
+from plans.index_client import DistFile, IndexFetchError
 from plans.models import Plan, Target
+from plans.planner import make_index_client
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +54,7 @@ def fetch_reused_wheels(plan: Plan) -> dict[str, str]:
     if not wanted:
         return {}
     errors: dict[str, str] = {}
-    with IndexClient(
-        [settings.INDEX_URL],
-        settings.INDEX_CACHE_DIR,
-        workers=settings.INDEX_WORKERS,
-        ca_bundle=settings.INDEX_CA_BUNDLE,
-    ) as client:
+    with make_index_client() as client:
 
         def fetch(node: dict[str, Any]) -> None:
             key = f"{node['name']}=={node['version']}"

@@ -8,7 +8,6 @@ cancel can ``podman kill`` it; ``--rm`` removes it either way.
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import subprocess
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from builds.images import DEBIAN_TO_MACHINE, MACHINE_TO_DEBIAN, image_name
+from builds.images import DEBIAN_TO_MACHINE, MACHINE_TO_DEBIAN, image_name, podman_env
 from builds.log_sink import LogSink
 from builds.models import BuilderImage
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
@@ -82,12 +81,6 @@ class PodmanRunner:
         recorded = BuilderImage.objects.values_list("arch", flat=True)
         return sorted({DEBIAN_TO_MACHINE.get(arch, arch) for arch in recorded})
 
-    def _env(self) -> dict[str, str]:
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
-        if self.containers_conf:
-            env["CONTAINERS_CONF"] = self.containers_conf
-        return env
-
     def _image_for(self, spec: BuildSpec) -> tuple[str, str, str | None]:
         """(image, Debian arch, image id) for the spec's target."""
         machine = platform_arch(spec.platform_tag)
@@ -99,8 +92,14 @@ class PodmanRunner:
             return image_name(settings.CONTAINER_PRESET, arch), arch, None
         return record.image, arch, record.image_id
 
-    def command(self, spec: BuildSpec, output_dir: Path, container: str) -> list[str]:
-        image, arch, _ = self._image_for(spec)
+    def command(
+        self,
+        spec: BuildSpec,
+        output_dir: Path,
+        container: str,
+        resolved: tuple[str, str, str | None] | None = None,
+    ) -> list[str]:
+        image, arch, _ = resolved or self._image_for(spec)
         self.pip_cache.mkdir(parents=True, exist_ok=True)
         argv = [
             self.podman_bin,
@@ -150,14 +149,17 @@ class PodmanRunner:
         started = time.monotonic()
         output_dir.mkdir(parents=True, exist_ok=True)
         container = f"refinery-job-{spec.job_id}-{uuid.uuid4().hex[:8]}"
-        argv = self.command(spec, output_dir, container)
-        image, _, image_id = self._image_for(spec)
+        resolved = self._image_for(spec)
+        argv = self.command(spec, output_dir, container, resolved)
+        image, _, image_id = resolved
         where: dict[str, str | None] = {"image": image, "image_id": image_id}
         sink.write(f"podman runner: {image} as {container}")
 
         def kill(process: subprocess.Popen[str]) -> None:
             subprocess.run(
-                [self.podman_bin, "kill", container], env=self._env(), capture_output=True
+                [self.podman_bin, "kill", container],
+                env=podman_env(self.containers_conf),
+                capture_output=True,
             )
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=15)
@@ -165,7 +167,12 @@ class PodmanRunner:
                 process.kill()
 
         code, stopped = stream_process(
-            argv, env=self._env(), sink=sink, timeout=self.timeout, cancelled=cancelled, kill=kill
+            argv,
+            env=podman_env(self.containers_conf),
+            sink=sink,
+            timeout=self.timeout,
+            cancelled=cancelled,
+            kill=kill,
         )
         elapsed = time.monotonic() - started
         wheels = sorted(output_dir.glob("*.whl"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import uuid
@@ -16,7 +15,13 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from builds.images import DEBIAN_TO_MACHINE, binfmt_ready, host_debian_arch, image_exists
+from builds.images import (
+    DEBIAN_TO_MACHINE,
+    binfmt_ready,
+    host_debian_arch,
+    image_exists,
+    podman_env,
+)
 from builds.models import BuilderImage
 from plans.models import Target
 from refinery.lib.cli import table
@@ -28,7 +33,7 @@ Check = tuple[str, bool, str]  # (what, ok, detail or the command that fixes it)
 def _podman() -> Check:
     if shutil.which(settings.PODMAN_BIN) is None:
         return ("podman", False, "apt-get install podman runc")
-    env = {"CONTAINERS_CONF": settings.PODMAN_CONTAINERS_CONF, "PATH": os.environ.get("PATH", "")}
+    env = podman_env()
     info = subprocess.run(
         [settings.PODMAN_BIN, "info", "--format", "{{.Host.OCIRuntime.Name}}"],
         capture_output=True,
