@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO ?= 1
 # The suite runs against the real Postgres (pytest-django creates test_refinery beside it).
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/refinery
 
@@ -23,6 +24,11 @@ run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py ensure_admin
+	@# The demo: refine a two-line requirements file so the index has something to install
+	@# (DEMO=0 skips it; without network it warns and the server starts anyway).
+	@if [ "$(DEMO)" != "0" ]; then \
+		PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py refine refinery/deploy/demo-requirements.txt \
+			|| echo "demo refine failed (offline?); serving anyway"; fi
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: test-postgres test-sqlite
@@ -47,6 +53,7 @@ bench: $(STAMP) services
 	$(PY) bench/plan.py
 	$(PY) bench/build_overhead.py
 	$(PY) bench/dag_makespan.py
+	$(PY) bench/index.py
 
 services:
 	@.ci/services

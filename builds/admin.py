@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
-from builds.models import BuildEvent, BuildJob
+from builds.forms import WheelUploadForm
+from builds.index import publishing
+from builds.index.catalog import target_for_slug
+from builds.models import Artifact, BuildEvent, BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.queue import QueueError, cancel, reap_expired_leases, retry
+from builds.wheel_upload import WheelUploadError, upload_wheel
 from plans.admin import PlanAdmin
 from plans.models import Plan
 from refinery.lib.state_machine import IllegalTransition
@@ -157,3 +163,72 @@ class PlanWithBuildsAdmin(PlanAdmin):
                 self.message_user(request, f"plan {plan.pk}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"plan {plan.pk}: {summary}", messages.SUCCESS)
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(admin.ModelAdmin[Artifact]):
+    list_display = (
+        "filename",
+        "name",
+        "version",
+        "origin",
+        "target",
+        "yanked",
+        "size",
+        "uploaded_at",
+    )
+    list_filter = ("origin", "yanked", "target", "uploaded_at")
+    search_fields = ("name", "filename", "sha256")
+    date_hierarchy = "uploaded_at"
+    actions = ("yank_action", "unyank_action")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Artifact | None = None) -> list[str]:
+        # Stored bytes are immutable; yanking goes through the actions, which refresh the index.
+        return [field.name for field in Artifact._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # wheels arrive through the upload view, which validates them
+
+    def has_delete_permission(self, request: HttpRequest, obj: Artifact | None = None) -> bool:
+        return False  # published files are yanked, never deleted (lock files name their hashes)
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path(
+            "upload/", self.admin_site.admin_view(self.upload_view), name="builds_artifact_upload"
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a wheel through the same service as the API and ``manage.py upload``."""
+        if not request.user.is_staff:
+            return HttpResponse(status=403)
+        form = WheelUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = upload_wheel(
+                    upload,
+                    upload.name or "",
+                    target=target_for_slug(form.cleaned_data["target"]),
+                    uploader=request.user.get_username(),
+                )
+            except WheelUploadError as exc:
+                form.add_error("file", str(exc))
+            else:
+                level = messages.SUCCESS if result.created else messages.INFO
+                self.message_user(request, result.message, level)
+                return HttpResponseRedirect(
+                    reverse("admin:builds_artifact_change", args=[result.artifact.pk])
+                )
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload wheel"}
+        return TemplateResponse(request, "admin/builds/artifact/upload.html", context)
+
+    @admin.action(description="Yank selected files (pip skips them unless pinned)")
+    def yank_action(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
+        done = sum(publishing.yank(artifact, "yanked by an operator") for artifact in queryset)
+        self.message_user(request, f"yanked {done} file(s)", messages.SUCCESS)
+
+    @admin.action(description="Unyank selected files")
+    def unyank_action(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
+        done = sum(publishing.unyank(artifact) for artifact in queryset)
+        self.message_user(request, f"unyanked {done} file(s)", messages.SUCCESS)

@@ -28,6 +28,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from builds.index import publishing
 from builds.log_sink import LogSink
 from builds.models import Artifact, BuildJob
 from plans.models import Target
@@ -133,6 +134,7 @@ def validate(
         "version": str(wheel_version),
         "tags": sorted(str(tag) for tag in tags),
         "core_metadata": metadata,
+        "metadata_sha256": hashlib.sha256(metadata.encode("utf-8")).hexdigest(),
         "requires_python": raw.get("requires_python", ""),
     }
 
@@ -166,6 +168,7 @@ def store_wheel(
         wrote = saved == key
     try:
         with transaction.atomic():
+            publishing.refresh_after_commit(facts["name"])
             return Artifact.objects.create(
                 target=target,
                 job=job,

@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from builds.index.catalog import artifacts_for
 from builds.models import Artifact, BuildJob
 from plans.models import Plan
 
@@ -22,9 +23,10 @@ def write_manifest(plan: Plan) -> str:
         (job.name, job.version): job
         for job in BuildJob.objects.filter(plan=plan).order_by("enqueued_at", "id")
     }
-    artifacts: dict[tuple[str, str], list[Artifact]] = {}
-    for artifact in Artifact.objects.filter(target=plan.target).order_by("uploaded_at"):
-        artifacts.setdefault((artifact.name, artifact.version), []).append(artifact)
+    artifacts: dict[tuple[str, str], list[Artifact]] = {
+        (node["name"], node["version"]): artifacts_for(plan.target, node["name"], node["version"])
+        for node in plan.nodes()
+    }
     nodes = []
     for node in plan.nodes():
         pin = (node["name"], node["version"])

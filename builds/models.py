@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from plans.models import Plan, Target
 from refinery.lib.priority import Priority
@@ -269,9 +270,15 @@ class Artifact(models.Model):
     )
     core_metadata = models.TextField(help_text="The wheel's METADATA file (served for PEP 658).")
     requires_python = models.CharField(max_length=200, blank=True)
+    metadata_sha256 = models.CharField(
+        max_length=64, help_text="sha256 of the METADATA bytes (PEP 658 core-metadata hash)."
+    )
     storage_key = models.CharField(max_length=300)
     provenance = models.JSONField(default=dict, blank=True)
     uploaded_at = models.DateTimeField()
+    yanked = models.BooleanField(default=False)
+    yanked_reason = models.TextField(blank=True)
+    yanked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "version", "filename"]
@@ -285,6 +292,26 @@ class Artifact(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+    def yank(self, reason: str) -> bool:
+        """Mark yanked (PEP 592); False when it already was. A guarded update, so two
+        operators yanking at once record one yank."""
+        now = timezone.now()
+        changed = Artifact.objects.filter(pk=self.pk, yanked=False).update(
+            yanked=True, yanked_reason=reason, yanked_at=now
+        )
+        if changed:
+            self.yanked, self.yanked_reason, self.yanked_at = True, reason, now
+        return bool(changed)
+
+    def unyank(self) -> bool:
+        """Serve it again as a normal file; False when it was not yanked."""
+        changed = Artifact.objects.filter(pk=self.pk, yanked=True).update(
+            yanked=False, yanked_reason="", yanked_at=None
+        )
+        if changed:
+            self.yanked, self.yanked_reason, self.yanked_at = False, "", None
+        return bool(changed)
 
 
 class BuildDependency(models.Model):

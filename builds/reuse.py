@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import connection
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import parse_wheel_filename
 
 from builds.artifacts import ArtifactError, store_wheel
+from builds.index.catalog import artifacts_for
 from builds.models import Artifact
 from plans.index_client import DistFile, IndexFetchError
 from plans.models import Plan, Target
@@ -19,9 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 def in_store(target: Target, name: str, version: str) -> bool:
-    return Artifact.objects.filter(
-        target=target, name=canonicalize_name(name), version=version
-    ).exists()
+    """Whether our store holds a wheel of ``name==version`` that installs on ``target``
+    (whichever target it was first stored for: a pure-Python wheel serves them all)."""
+    return bool(artifacts_for(target, name, version))
 
 
 def _dist_file(source: dict[str, Any]) -> DistFile:

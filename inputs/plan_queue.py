@@ -54,20 +54,26 @@ def _dispatch_local_planning(pending_id: int) -> None:
 
 
 @transaction.atomic
-def enqueue_plan(pending: PendingInput, *, now: datetime | None = None) -> PendingInput:
-    """Put a freshly uploaded input in the plan queue (pending -> planning)."""
+def enqueue_plan(
+    pending: PendingInput, *, now: datetime | None = None, dispatch: bool = True
+) -> PendingInput:
+    """Put a freshly uploaded input in the plan queue (pending -> planning); ``dispatch``
+    False leaves it to a caller that plans it in the foreground (``manage.py refine``)."""
     if pending.status != Status.PENDING:
         verb = "replan it" if pending.status in REPLANNABLE else "wait for it to finish"
         raise PlanQueueError(
             f"pending input {pending.pk} is {pending.status}, not pending; {verb} instead"
         )
     pending.transition_to(Status.PLANNING, plan_queued_at=_now(now), plan_attempts=0, error="")
-    _dispatch_local_planning(pending.pk)
+    if dispatch:
+        _dispatch_local_planning(pending.pk)
     return pending
 
 
 @transaction.atomic
-def replan(pending: PendingInput, *, now: datetime | None = None) -> PendingInput:
+def replan(
+    pending: PendingInput, *, now: datetime | None = None, dispatch: bool = True
+) -> PendingInput:
     """Queue an input that was planned (or failed) for a new plan version."""
     if pending.status not in REPLANNABLE:
         raise PlanQueueError(
@@ -82,7 +88,8 @@ def replan(pending: PendingInput, *, now: datetime | None = None) -> PendingInpu
         plan_started_at=None,
         plan_finished_at=None,
     )
-    _dispatch_local_planning(pending.pk)
+    if dispatch:
+        _dispatch_local_planning(pending.pk)
     return pending
 
 

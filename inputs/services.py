@@ -68,6 +68,7 @@ def upload_requirements(
     priority: int = Priority.NORMAL,
     strategy: str | None = None,
     overrides: Any = None,
+    auto_plan: bool | None = None,
 ) -> UploadResult:
     """Validate ``content`` for its target, store it once, and queue it for planning
     when AUTO_PLAN is on. Raises ``UploadError`` and stores nothing when anything is wrong."""
@@ -121,7 +122,7 @@ def upload_requirements(
             if not default_storage.exists(key):
                 default_storage.save(key, ContentFile(content))
                 wrote_file = True
-            if settings.AUTO_PLAN:
+            if settings.AUTO_PLAN if auto_plan is None else auto_plan:
                 enqueue_plan(pending)
     except IntegrityError:
         # Someone uploaded the same file for the same target a moment before us.

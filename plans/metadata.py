@@ -152,10 +152,23 @@ def _prepare_metadata(sdist_path: Path, cache: Path, origin: str) -> CoreMetadat
             message = cast(email.message.Message, project_wheel_metadata(roots[0], isolated=True))
         except Exception as exc:  # the build backend's own failure, reported as ours
             raise MetadataError(f"{origin}: preparing metadata failed: {exc}") from exc
-    data = message.as_bytes()
+    data = _metadata_bytes(message)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(data)
     return parse_core_metadata(data, f"{origin} (PEP 517)")
+
+
+def _metadata_bytes(message: email.message.Message) -> bytes:
+    """The fields as METADATA text, without the description (resolution never reads it).
+
+    Not ``message.as_bytes()``: the email generator refuses multi-line values such as an
+    old-style ``Description`` header holding a whole README (docopt 0.6.2's)."""
+    lines = [
+        f"{key}: " + str(value).replace("\n", "\n        ")
+        for key, value in message.items()
+        if key.lower() != "description"
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def dependencies_of(

@@ -150,6 +150,7 @@ def plan_input(
     *,
     client: IndexClient | None = None,
     progress: Callable[[str], None] | None = None,
+    auto_build: bool | None = None,
 ) -> Plan | None:
     """Plan an input this worker holds the lease of; failures are recorded on the input."""
     pending = get_input(pending_id)
@@ -174,12 +175,17 @@ def plan_input(
     finally:
         if owned:
             client.close()
-    return save_plan(pending_id, worker_id, dag=dag, snapshot=snapshot)
+    return save_plan(pending_id, worker_id, dag=dag, snapshot=snapshot, auto_build=auto_build)
 
 
 @transaction.atomic
 def save_plan(
-    pending_id: int, worker_id: str, *, dag: dict[str, Any], snapshot: dict[str, Any]
+    pending_id: int,
+    worker_id: str,
+    *,
+    dag: dict[str, Any],
+    snapshot: dict[str, Any],
+    auto_build: bool | None = None,
 ) -> Plan:
     """Store a plan for an input (a new version when it had one), mark it planned, and
     under AUTO_BUILD start its builds once this transaction commits."""
@@ -202,7 +208,7 @@ def save_plan(
     latest = PlanInput.objects.filter(input=pending).aggregate(v=Max("version"))["v"] or 0
     PlanInput.objects.create(plan=plan, input=pending, version=latest + 1)
     mark_planned(pending_id, worker_id)
-    if settings.AUTO_BUILD:
+    if settings.AUTO_BUILD if auto_build is None else auto_build:
         transaction.on_commit(
             lambda: async_task(
                 "builds.tasks.enqueue_plan_builds",

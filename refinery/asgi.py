@@ -1,4 +1,4 @@
-"""ASGI entry point: Django over HTTP, Channels consumers over WebSocket (served by daphne)."""
+"""ASGI entry point: Django over HTTP, Channels consumers over WebSocket (uvicorn or daphne)."""
 
 import os
 
@@ -12,11 +12,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from builds.index.fast_path import IndexFastPath  # noqa: E402
 from refinery.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Published simple pages are answered before Django (see builds/index/fast_path.py).
+        "http": IndexFastPath(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

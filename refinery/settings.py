@@ -301,6 +301,19 @@ INDEX_WORKERS = env.integer("INDEX_WORKERS", 16, minimum=1, maximum=64)
 REQUIREMENTS_MAX_BYTES = env.integer("REQUIREMENTS_MAX_BYTES", 256 * 1024, minimum=64)
 REQUIREMENTS_MAX_LINES = env.integer("REQUIREMENTS_MAX_LINES", 2000, minimum=1)
 
+# --- Our index (/simple/) and wheel uploads ----------------------------------------------
+# Pre-rendered simple pages; every process that publishes (web, cluster) must share it.
+# Where clients reach this refinery (the install line `manage.py refine` prints).
+PUBLIC_URL = env.url("PUBLIC_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
+INDEX_PAGES_DIR = Path(env.text("INDEX_PAGES_DIR", str(VAR_DIR / "index-pages")))
+WHEEL_UPLOAD_MAX_BYTES = env.integer("WHEEL_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# A wheel may unpack to at most this much, and no member may compress better than the ratio:
+# beyond that it is a zip bomb, not a package.
+WHEEL_MAX_UNPACKED_BYTES = env.integer(
+    "WHEEL_MAX_UNPACKED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024
+)
+WHEEL_MAX_COMPRESSION_RATIO = env.integer("WHEEL_MAX_COMPRESSION_RATIO", 200, minimum=2)
+
 # --- Runners ---------------------------------------------------------------------------
 RUNNER = env.choice("RUNNER", "local", ("local", "podman"))
 PODMAN_BIN = env.text("PODMAN_BIN", "podman")
@@ -349,7 +362,11 @@ LOGGING: dict[str, Any] = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     # httpx logs every request at INFO; the planner makes hundreds.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "build": {"level": "WARNING"},  # PEP 517 metadata preparation narrates every step
+    },
     "root": {
         "handlers": ["console"],
         "level": env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

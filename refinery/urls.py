@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
+from builds.api.views import ArtifactUnyankView, ArtifactYankView, WheelUploadView
 from inputs.api.views import RequirementsUploadView
 from plans.api.views import PendingInputPopView, PlanSubmitView
 from refinery.views import dashboard, health
@@ -16,4 +17,8 @@ urlpatterns = [
     path("api/requirements/upload", RequirementsUploadView.as_view(), name="requirements-upload"),
     path("api/pending-inputs/pop", PendingInputPopView.as_view(), name="pending-inputs-pop"),
     path("api/plans", PlanSubmitView.as_view(), name="plans-submit"),
+    path("api/wheels/upload", WheelUploadView.as_view(), name="wheels-upload"),
+    path("api/artifacts/<int:pk>/yank", ArtifactYankView.as_view(), name="artifact-yank"),
+    path("api/artifacts/<int:pk>/unyank", ArtifactUnyankView.as_view(), name="artifact-unyank"),
+    path("", include("builds.index.urls")),
 ]

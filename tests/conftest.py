@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from django.db import connection
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
@@ -29,3 +36,74 @@ def stored_files(root: Path) -> list[Path]:
 def queued_tasks() -> list[dict[str, Any]]:
     """Tasks waiting in the django-q2 ORM broker: what the cluster would run next."""
     return [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("id")]
+
+
+@pytest.fixture(autouse=True)
+def index_pages(settings, tmp_path: Path) -> Path:
+    """Each test publishes its simple pages into its own folder."""
+    pages = tmp_path / "index-pages"
+    settings.INDEX_PAGES_DIR = pages
+    return pages
+
+
+@pytest.fixture
+def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Path):
+    """Starts the real refinery (``manage.py serve``: uvicorn with the index fast path, and
+    with ``cluster=True`` the django-q2 cluster too) in a subprocess on the test database and
+    this test's storage; returns its base URL. Stopped at the end of the test.
+
+    Data must be committed to be seen: use ``django_db(transaction=True)``."""
+    servers: list[subprocess.Popen[bytes]] = []
+
+    def start(*, cluster: bool = False, env: dict[str, str] | None = None) -> str:
+        db = connection.settings_dict
+        if connection.vendor == "postgresql":
+            database_url = (
+                f"postgres://{db['USER'] or 'root'}@{db['HOST'] or '127.0.0.1'}:"
+                f"{db['PORT'] or 5432}/{db['NAME']}"
+            )
+        else:
+            database_url = f"sqlite:///{db['NAME']}"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "VAR_DIR": str(tmp_path / "server-var"),
+            "STORAGE_ROOT": str(storage_dir),
+            "INDEX_PAGES_DIR": str(index_pages),
+            "PYTHON_VERSION": settings.PYTHON_VERSION,
+            "PLATFORM_TAG": settings.PLATFORM_TAG,
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        argv = [sys.executable, "manage.py", "serve", "--port", str(port)]
+        server = subprocess.Popen(
+            argv if cluster else [*argv, "--no-cluster"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=environment,
+        )
+        servers.append(server)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the refinery server did not start (exit {server.poll()})")
+            time.sleep(0.2)
+
+    yield start
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+@pytest.fixture
+def live_refinery(start_refinery) -> str:
+    """The web server alone; yields its base URL."""
+    return str(start_refinery())

@@ -119,6 +119,9 @@ class ArtifactFactory(factory.django.DjangoModelFactory[Artifact]):
     core_metadata = factory.LazyAttribute(
         lambda o: f"Metadata-Version: 2.1\nName: {o.name}\nVersion: {o.version}\n"
     )
+    metadata_sha256 = factory.LazyAttribute(
+        lambda o: hashlib.sha256(o.core_metadata.encode()).hexdigest()
+    )
     storage_key = factory.LazyAttribute(
         lambda o: f"cas/sha256/{o.sha256[:2]}/{o.sha256[2:4]}/{o.sha256}"
     )

@@ -12,12 +12,14 @@ from tests.factories import PlanFactory, TargetFactory
 
 
 def _sdist_node(client: IndexClient, name: str, filename: str) -> dict[str, Any]:
+    """A node built from ``filename``, or reused when ``filename`` is an upstream wheel."""
     dist = next(f for f in client.project(name).files if f.filename == filename)
+    reuse = filename.endswith(".whl")
     return {
         "name": name,
         "version": str(dist.version),
-        "action": "build",
-        "source": {"kind": "sdist", **dist.as_source()},
+        "action": "reuse" if reuse else "build",
+        "source": {"kind": "wheel" if reuse else "sdist", **dist.as_source()},
         "roles": ["runtime"],
     }
 

@@ -6,14 +6,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from builds.index.catalog import target_for_slug
+from builds.wheel_upload import WheelUploadError, upload_wheel
 from inputs.services import UploadError, upload_requirements
 from refinery.lib.priority import Priority
 
 
 class Command(BaseCommand):
     help = (
-        "Upload a requirements file: validate it, store it and (with AUTO_PLAN) queue it "
-        "for planning."
+        "Upload a requirements file (validated, stored and with AUTO_PLAN queued for planning) "
+        "or a wheel (validated, stored and published in the index)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,9 +27,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--overrides", help='JSON: {"force": {"name": "1.0"}, "exclude": ["name"]}'
         )
+        parser.add_argument(
+            "--target",
+            help="wheels: the index, e.g. cp311-manylinux_2_17_s390x (default: the default target)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
+        if path.suffix == ".whl":
+            self._upload_wheel(path, options["target"])
+            return
         try:
             content = path.read_bytes()
         except OSError as exc:
@@ -53,5 +62,18 @@ class Command(BaseCommand):
                 overrides=overrides,
             )
         except UploadError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(result.message)
+
+    def _upload_wheel(self, path: Path, slug: str | None) -> None:
+        target = target_for_slug(slug)
+        if target is None:
+            raise CommandError(f"--target {slug!r}: no such index (see the Target list)")
+        try:
+            with path.open("rb") as handle:
+                result = upload_wheel(handle, path.name, target=target, uploader="manage.py")
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}") from None
+        except WheelUploadError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(result.message)

@@ -1,4 +1,5 @@
-"""Run the refinery in the foreground: daphne (HTTP + WebSocket) and a django-q2 cluster."""
+"""Run the refinery in the foreground: the ASGI server (HTTP + WebSocket) and a django-q2
+cluster."""
 
 from __future__ import annotations
 
@@ -17,30 +18,25 @@ _GRACE_SECONDS = 30
 
 
 class Command(BaseCommand):
-    help = "Serve the web app with daphne and run the task cluster beside it until interrupted."
+    help = "Serve the web app (uvicorn or daphne) and run the task cluster beside it."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", default="8000")
         parser.add_argument("--no-cluster", action="store_true", help="web server only")
+        parser.add_argument(
+            "--server",
+            choices=("uvicorn", "daphne"),
+            default="uvicorn",
+            help="ASGI server (uvicorn with uvloop serves the index several times faster)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["port"]
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise CommandError(f"--port {port!r} is not a TCP port number")
         manage = str(Path(settings.BASE_DIR) / "manage.py")
-        commands = {
-            "web": [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                options["host"],
-                "-p",
-                port,
-                "refinery.asgi:application",
-            ],
-        }
+        commands = {"web": _web_server(options["server"], options["host"], port)}
         if not options["no_cluster"]:
             commands["cluster"] = [sys.executable, manage, "qcluster"]
         children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
@@ -73,3 +69,26 @@ class Command(BaseCommand):
                 child.kill()
         if exited is not None and not stopping:
             raise CommandError(f"{exited[0]} exited with status {exited[1]}; stopped the rest")
+
+
+def _web_server(server: str, host: str, port: str) -> list[str]:
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", host, "-p", port, "refinery.asgi:application"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--host",
+        host,
+        "--port",
+        port,
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--proxy-headers",
+        "refinery.asgi:application",
+    ]

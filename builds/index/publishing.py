@@ -1,0 +1,101 @@
+"""Keeping the pre-rendered pages true to the store: re-render a project's pages (and the
+project lists) for every target it serves whenever its artifacts change, and render a page
+on first request when it was never rendered (a new target, a wiped pages directory)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from builds.index import catalog
+from builds.index.catalog import IndexTarget
+from builds.index.page_store import ROOT_PAGE, page_store
+from builds.index.pages import render_project, render_root
+from builds.index.responses import CachedPage
+from builds.models import Artifact
+
+logger = logging.getLogger(__name__)
+
+
+def refresh_project(name: str) -> None:
+    """Re-render ``name``'s pages and the project lists of every index."""
+    store = page_store()
+    for target in catalog.index_targets():
+        with store.locked(target.slug):
+            # Read the store inside the lock: whoever renders last saw every commit before it.
+            files = catalog.project_files(target, name)
+            store.put(target.slug, name, render_project(name, files) if files else None)
+            store.put(target.slug, ROOT_PAGE, render_root(catalog.project_names(target)))
+
+
+def refresh_after_commit(name: str) -> None:
+    """Refresh once the caller's transaction commits (pages must not show uncommitted rows)."""
+
+    def refresh() -> None:
+        try:
+            refresh_project(name)
+        except OSError:  # the row is committed; the page renders again on its next request
+            logger.exception("could not refresh the index pages of %s", name)
+
+    transaction.on_commit(refresh)
+
+
+def rebuild_all() -> int:
+    """Re-render every page of every index; returns the number of project pages."""
+    store = page_store()
+    pages = 0
+    for target in catalog.index_targets():
+        with store.locked(target.slug):
+            names = catalog.project_names(target)
+            for name in names:
+                store.put(
+                    target.slug, name, render_project(name, catalog.project_files(target, name))
+                )
+            store.put(target.slug, ROOT_PAGE, render_root(names))
+            pages += len(names)
+            directory = store.root / target.slug
+            for kind in ("html", "json"):
+                for stale in directory.glob(f"*.{kind}"):
+                    if stale.stem not in names and stale.stem != ROOT_PAGE:
+                        stale.unlink(missing_ok=True)
+    return pages
+
+
+def published_page(target: IndexTarget, project: str | None, kind: str) -> CachedPage | None:
+    """The page to serve (``project`` None = the project list), rendering it if it was never
+    rendered; None when the project has no files for this target."""
+    store = page_store()
+    name = project or ROOT_PAGE
+    page = store.get(target.slug, name, kind)
+    if page is not None:
+        return page
+    with store.locked(target.slug):
+        page = store.get(target.slug, name, kind)  # another request may have rendered it
+        if page is not None:
+            return page
+        if project is None:
+            store.put(target.slug, ROOT_PAGE, render_root(catalog.project_names(target)))
+        else:
+            files = catalog.project_files(target, project)
+            if not files:
+                return None
+            store.put(target.slug, project, render_project(project, files))
+    return store.get(target.slug, name, kind)
+
+
+def yank(artifact: Artifact, reason: str) -> bool:
+    """PEP 592 yank: pip skips the file unless pinned exactly. False if already yanked."""
+    with transaction.atomic():
+        changed = artifact.yank(reason)
+        if changed:
+            refresh_after_commit(artifact.name)
+    return changed
+
+
+def unyank(artifact: Artifact) -> bool:
+    with transaction.atomic():
+        changed = artifact.unyank()
+        if changed:
+            refresh_after_commit(artifact.name)
+    return changed

@@ -1,0 +1,194 @@
+"""upload -> plan -> build -> publish, in the foreground, ending with the install line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Min
+
+from builds.images import MACHINE_TO_DEBIAN
+from builds.index.catalog import IndexTarget, default_target, parse_slug
+from builds.lockfile import LockfileError, hashed_requirements
+from builds.models import BuildJob
+from builds.plan_builds import enqueue_plan_builds
+from builds.runners.configured import buildable_arches, runner_named
+from builds.worker import LocalBuildQueue, drain
+from inputs.models import PendingInput
+from inputs.plan_queue import REPLANNABLE, claim_for_planning, enqueue_plan, replan
+from inputs.services import UploadError, upload_requirements
+from plans.planner import plan_input
+from refinery.lib.cli import table
+from refinery.lib.progress import ProgressLine
+from refinery.lib.target_env import platform_arch
+
+_UNFINISHED = (
+    BuildJob.Status.PENDING,
+    BuildJob.Status.LEASED,
+    BuildJob.Status.BUILDING,
+    BuildJob.Status.RETRY,
+)
+_GOOD = (BuildJob.Status.BUILT, BuildJob.Status.REUSED, BuildJob.Status.CACHED)
+
+
+class Command(BaseCommand):
+    help = (
+        "Refine a requirements file in the foreground: upload it, plan it for the target, "
+        "build what has no wheel (retrying as the queue does), publish everything in the "
+        "index and print the pip command that installs it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", metavar="FILE")
+        parser.add_argument(
+            "--target",
+            help="e.g. cp311-manylinux_2_17_s390x (default: PYTHON_VERSION and PLATFORM_TAG)",
+        )
+        parser.add_argument("--strategy", choices=["pinned", "eager"], default=None)
+        parser.add_argument("--runner", choices=["local", "podman"], default=None)
+        parser.add_argument(
+            "--hashes", metavar="OUT", help="also write a hashed requirements file here"
+        )
+        parser.add_argument(
+            "--timeout", default="7200", help="give up after this many seconds (default 7200)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = Path(options["file"])
+        target = self._target(options["target"])
+        timeout = options["timeout"]
+        if not str(timeout).isdigit() or int(timeout) < 1:
+            raise CommandError(f"--timeout {timeout!r} is not a positive number of seconds")
+        deadline = time.monotonic() + int(timeout)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}") from None
+        runner = runner_named(options["runner"] or settings.RUNNER)
+        worker_id = f"refine:{socket.gethostname()}:{os.getpid()}"
+
+        try:
+            uploaded = upload_requirements(
+                content,
+                path.name,
+                python_version=target.python_version,
+                platform_tag=target.platform_tag,
+                strategy=options["strategy"],
+                auto_plan=False,
+            )
+        except UploadError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"1/4 upload: {uploaded.message}")
+
+        plan = self._plan(uploaded.pending, worker_id)
+        nodes = plan.nodes()
+        to_build = sum(1 for node in nodes if node.get("action") == "build")
+        self.stdout.write(
+            f"2/4 plan {plan.pk}: {len(nodes)} nodes for {target.slug}, {to_build} to build"
+        )
+
+        arch = platform_arch(target.platform_tag)
+        if to_build and arch not in buildable_arches(runner):
+            raise CommandError(
+                f"the {runner.name} runner cannot build for {arch} here: run "
+                f"`manage.py build_image --arch {MACHINE_TO_DEBIAN.get(arch, arch)}` "
+                "(podman) or use a worker on that architecture"
+            )
+        summary = enqueue_plan_builds(plan, actor=worker_id)
+        self.stdout.write(f"3/4 build: {summary}")
+        self._build(plan.pk, runner, worker_id, deadline)
+
+        jobs = BuildJob.objects.filter(plan=plan).order_by("name")
+        failed = [job for job in jobs if job.status not in _GOOD]
+        if failed:
+            rows = [[j.name, j.version, j.status, (j.error or "")[:80]] for j in failed]
+            self.stdout.write(table(["name", "version", "status", "error"], rows))
+            raise CommandError(
+                f"{len(failed)} of {len(jobs)} builds did not succeed; what did is published"
+            )
+        if summary.unavailable:
+            raise CommandError(f"could not fetch reused wheels: {summary.unavailable}")
+        index_url = _index_url(target)
+        if options["hashes"]:
+            try:
+                Path(options["hashes"]).write_text(hashed_requirements(plan))
+            except (OSError, LockfileError) as exc:
+                raise CommandError(f"--hashes {options['hashes']}: {exc}") from None
+        self.stdout.write(f"4/4 published: {index_url}")
+        self.stdout.write(f"pip install --index-url {index_url} --only-binary :all: -r {path}")
+        if options["hashes"]:
+            self.stdout.write(
+                f"pip install --index-url {index_url} --require-hashes -r {options['hashes']}"
+            )
+
+    def _target(self, slug: str | None) -> IndexTarget:
+        if slug is None:
+            return default_target()
+        target = parse_slug(slug)
+        if target is None:
+            raise CommandError(
+                f"--target {slug!r} is not a target such as cp311-manylinux_2_17_s390x"
+            )
+        return target
+
+    def _plan(self, pending: PendingInput, worker_id: str) -> Any:
+        # Plan here rather than in the cluster: the command's point is to watch it happen.
+        if pending.status == PendingInput.Status.PENDING:
+            enqueue_plan(pending, dispatch=False)
+        elif pending.status in REPLANNABLE:
+            replan(pending, dispatch=False)
+        if claim_for_planning(pending.pk, worker_id) is None:
+            pending.refresh_from_db()
+            raise CommandError(
+                f"input {pending.pk} is {pending.status} and leased to "
+                f"{pending.lease_owner or 'nobody'}; try again when it is done"
+            )
+        progress = ProgressLine(cast(TextIO, self.stderr._out))
+        try:
+            plan = plan_input(pending.pk, worker_id, progress=progress, auto_build=False)
+        finally:
+            progress.done()
+        if plan is None:
+            pending.refresh_from_db()
+            raise CommandError(f"planning failed: {pending.error}")
+        return plan
+
+    def _build(self, plan_id: int, runner: Any, worker_id: str, deadline: float) -> None:
+        queue = LocalBuildQueue(arches=buildable_arches(runner))
+        while True:
+            unfinished = BuildJob.objects.filter(plan_id=plan_id, status__in=_UNFINISHED)
+            if not unfinished.exists():
+                return
+            if time.monotonic() > deadline:
+                raise CommandError("--timeout reached with builds still unfinished")
+            stop = threading.Event()
+            timer = threading.Timer(max(1.0, deadline - time.monotonic()), stop.set)
+            timer.daemon = True
+            timer.start()
+            try:
+                drain(
+                    queue,
+                    runner,
+                    worker_id,
+                    pool_size=settings.BUILD_POOL_SIZE,
+                    stop=stop,
+                    progress=self.stdout.write,
+                )
+            finally:
+                timer.cancel()
+            # Nothing due now: the rest waits on a retry backoff or another worker's build.
+            due = unfinished.aggregate(next=Min("next_attempt_at"))["next"]
+            wait = (due.timestamp() - time.time()) if due else 2.0
+            time.sleep(min(max(wait, 1.0), 30.0, max(0.0, deadline - time.monotonic())))
+
+
+def _index_url(target: IndexTarget) -> str:
+    if target == default_target():
+        return f"{settings.PUBLIC_URL}/simple/"
+    return f"{settings.PUBLIC_URL}/t/{target.slug}/simple/"

@@ -1,0 +1,105 @@
+"""Published pages are answered at the ASGI layer exactly as the Django view answers them;
+anything else reaches Django."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from builds.index.fast_path import IndexFastPath
+from tests.factories import ArtifactFactory, TargetFactory
+
+pytestmark = pytest.mark.django_db
+JSON = "application/vnd.pypi.simple.v1+json"
+
+
+class Downstream:
+    """The app behind the fast path (Django in production): records what reached it."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+
+    async def __call__(self, scope, receive, send):
+        self.paths.append(scope["path"])
+        await send({"type": "http.response.start", "status": 599, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _get(app, path, *, query=b"", method="GET", headers=()):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query,
+        "headers": [(k.encode(), v.encode()) for k, v in headers],
+    }
+    asyncio.run(app(scope, receive, send))
+    start, body = sent
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body["body"]
+
+
+@pytest.fixture
+def published(settings, client):
+    settings.PYTHON_VERSION = "3.11"
+    settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
+    target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
+    ArtifactFactory(target=target, name="demo", filename="demo-1.0-py3-none-any.whl")
+    # The first request renders the pages (through Django); later ones find them published.
+    django = client.get("/simple/demo/", HTTP_ACCEPT=JSON)
+    client.get("/simple/")
+    return django
+
+
+def test_a_published_page_is_served_without_reaching_django(published):
+    downstream = Downstream()
+    app = IndexFastPath(downstream)
+
+    status, headers, body = _get(app, "/simple/demo/", headers=[("accept", JSON)])
+
+    assert downstream.paths == []
+    assert status == 200
+    assert body == published.content
+    for name in ("Content-Type", "ETag", "Last-Modified", "Vary", "Cache-Control"):
+        assert headers[name.lower()] == published[name]
+    root_status, _, root = _get(app, "/simple/")
+    assert root_status == 200
+    assert b'<a href="demo/">demo</a>' in root
+
+
+def test_the_fast_path_honours_conditional_get_and_head(published):
+    app = IndexFastPath(Downstream())
+    etag = published["ETag"]
+    status, headers, body = _get(
+        app, "/simple/demo/", headers=[("accept", JSON), ("if-none-match", etag)]
+    )
+    assert (status, body) == (304, b"")
+    assert headers["etag"] == etag
+    status, headers, body = _get(app, "/simple/demo/", method="HEAD", headers=[("accept", JSON)])
+    assert (status, body) == (200, b"")
+    assert headers["content-length"] == str(len(published.content))
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "accept"),
+    [
+        ("/simple/Demo/", b"", JSON),  # not normalized: Django redirects
+        ("/simple/demo/", b"format=json", JSON),  # ?format=: Django decides
+        ("/simple/unknown/", b"", JSON),  # never published: Django renders or 404s
+        ("/simple/demo/", b"", "application/xml"),  # unacceptable: Django's 406
+        ("/admin/", b"", JSON),
+    ],
+)
+def test_everything_else_reaches_django(published, path, query, accept):
+    downstream = Downstream()
+    status, _, _ = _get(IndexFastPath(downstream), path, query=query, headers=[("accept", accept)])
+    assert status == 599
+    assert downstream.paths == [path]
