@@ -36,8 +36,9 @@ class WheelUploadView(APIView):
             )
         upload = data["file"]
         try:
+            uploader = request.user.get_username() if request.user else ""
             result = upload_wheel(
-                upload, upload.name or "", target=target, uploader=str(request.user or "worker")
+                upload, upload.name or "", target=target, uploader=uploader or "worker"
             )
         except WheelUploadError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import httpx
 import pytest
 from django.core.files.storage import default_storage
 
@@ -17,6 +19,7 @@ from builds.artifacts import cas_key, store_wheel
 from builds.models import Artifact
 from plans.index_client import IndexClient
 from tests.factories import TargetFactory
+from tests.wheels import make_wheel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.network, pytest.mark.slow]
 BUCKET = "refinery-test"
@@ -74,6 +77,7 @@ def s3_storage(settings, s3_endpoint):
                 "region_name": "us-east-1",
                 "file_overwrite": False,
                 "addressing_style": "path",
+                "querystring_expire": 60,
             },
         },
     }
@@ -114,3 +118,24 @@ def test_a_wheel_is_stored_in_s3_under_its_hash_and_reads_back_identical(s3_stor
     )
     assert again.pk == artifact.pk
     assert s3_storage.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
+
+
+def test_a_download_redirects_to_a_short_lived_presigned_url_that_serves_the_wheel(
+    s3_storage, client, tmp_path
+):
+    path = make_wheel(tmp_path)
+    artifact = store_wheel(
+        path, target=TargetFactory(), origin=Artifact.Origin.UPLOADED, name="demo", version="1.0"
+    )
+
+    response = client.get(f"/files/{artifact.sha256}/{artifact.filename}")
+
+    assert response.status_code == 302
+    location = response["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert "Signature" in query or "X-Amz-Signature" in query
+    if "Expires" in query:  # signature v2: an absolute time
+        assert 0 < int(query["Expires"][0]) - time.time() <= 61
+    else:
+        assert query["X-Amz-Expires"] == ["60"]
+    assert httpx.get(location).content == path.read_bytes()
