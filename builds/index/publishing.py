@@ -4,8 +4,6 @@ on first request when it was never rendered (a new target, a wiped pages directo
 
 from __future__ import annotations
 
-import logging
-
 from django.db import transaction
 
 from builds.index import catalog
@@ -14,8 +12,6 @@ from builds.index.page_store import ROOT_PAGE, page_store
 from builds.index.pages import render_project, render_root
 from builds.index.responses import CachedPage
 from builds.models import Artifact
-
-logger = logging.getLogger(__name__)
 
 
 def refresh_project(name: str) -> None:
@@ -32,13 +28,9 @@ def refresh_project(name: str) -> None:
 def refresh_after_commit(name: str) -> None:
     """Refresh once the caller's transaction commits (pages must not show uncommitted rows)."""
 
-    def refresh() -> None:
-        try:
-            refresh_project(name)
-        except OSError:  # the row is committed; the page renders again on its next request
-            logger.exception("could not refresh the index pages of %s", name)
-
-    transaction.on_commit(refresh)
+    # robust: the row is committed whatever happens here; a failed refresh is logged and the
+    # page is rendered again by the next publish or `manage.py rebuild_index`.
+    transaction.on_commit(lambda: refresh_project(name), robust=True)
 
 
 def rebuild_all() -> int:

@@ -4,6 +4,7 @@ and the files themselves. Published pages are usually answered by ``fast_path`` 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import BinaryIO
 
 from asgiref.sync import sync_to_async
@@ -87,7 +88,9 @@ def _file_etag(request: HttpRequest, sha256: str, filename: str, target: str | N
     return f'"{sha256}"'  # content-addressed: the hash is the version
 
 
-def _file_modified(request: HttpRequest, sha256: str, filename: str, target: str | None = None):  # type: ignore[no-untyped-def]
+def _file_modified(
+    request: HttpRequest, sha256: str, filename: str, target: str | None = None
+) -> datetime:
     return _artifact(sha256, filename).uploaded_at
 
 
