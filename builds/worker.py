@@ -8,22 +8,25 @@ implements the same methods over HTTP, so this loop runs unchanged on an s390x m
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from builds import queue as build_queue
 from builds.artifacts import ArtifactError, repair, store_wheel
+from builds.index.catalog import artifacts_for
 from builds.log_sink import DatabaseLogSink, LogSink
 from builds.manifest import write_manifest
-from builds.models import Artifact, BuildJob
+from builds.models import Artifact, BuildDependency, BuildJob
 from builds.runners.base import BuildSpec, Runner, RunResult
 from plans.models import Plan, Target
 from refinery.lib.state_machine import IllegalTransition
@@ -60,6 +63,11 @@ class BuildQueue(Protocol):
     def log_sink(self, job: ClaimedJob) -> LogSink: ...
 
     def store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str: ...
+
+    def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
+        """Put our wheels of the job's build environment in ``directory``; returns the
+        plan's ``name==version`` pins for that environment."""
+        ...
 
 
 def _node(job: BuildJob) -> dict[str, Any] | None:
@@ -170,6 +178,21 @@ class LocalBuildQueue:
         if job.plan_id is not None:
             write_manifest(Plan.objects.select_related("target").get(pk=job.plan_id))
 
+    def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
+        directory.mkdir(parents=True, exist_ok=True)
+        target = _target(job)
+        pins = []
+        for need in BuildDependency.objects.filter(job_id=job.id).order_by("name"):
+            pins.append(f"{need.name}=={need.version}")
+            wheels = artifacts_for(target, need.name, need.version)
+            if wheels:  # DAG readiness says it is there; if not, pip fetches the pinned one
+                with (
+                    default_storage.open(wheels[0].storage_key) as source,
+                    (directory / wheels[0].filename).open("wb") as out,
+                ):
+                    shutil.copyfileobj(source, out, 1 << 20)
+        return pins
+
     def release(self, job_id: int, worker_id: str) -> None:
         build_queue.release(job_id, worker_id)
 
@@ -221,8 +244,10 @@ def build_one(
         beat.start()
         with tempfile.TemporaryDirectory(prefix=f"refinery-out-{job.id}-") as out_name:
             output = Path(out_name)
+            pins = queue.wheelhouse(job, output / "wheelhouse")
+            spec = replace(job.spec, wheelhouse=output / "wheelhouse", constraints=tuple(pins))
             result: RunResult = runner.run(
-                job.spec,
+                spec,
                 output / "wheels",
                 sink,
                 cancelled=lambda: bool(beat.lost) or stop.is_set(),
@@ -242,7 +267,7 @@ def build_one(
             for wheel in result.wheels:
                 try:
                     fixed = repair(wheel, _target(job), output / "repaired", sink)
-                    stored.append(queue.store(job, fixed, _provenance(job, runner, result)))
+                    stored.append(queue.store(job, fixed, _provenance(job, runner, result, pins)))
                 except ArtifactError as exc:
                     sink.write(f"worker: {exc}")
                     queue.fail(job.id, worker_id, reason="build_error", error=str(exc))
@@ -258,7 +283,9 @@ def _target(job: ClaimedJob) -> Target:
     return Target.objects.get(python_version=job.target_python, platform_tag=job.target_platform)
 
 
-def _provenance(job: ClaimedJob, runner: Runner, result: RunResult) -> dict[str, Any]:
+def _provenance(
+    job: ClaimedJob, runner: Runner, result: RunResult, pins: list[str]
+) -> dict[str, Any]:
     return {
         "sdist_url": job.spec.sdist_url,
         "sdist_sha256": job.spec.sdist_sha256,
@@ -267,6 +294,7 @@ def _provenance(job: ClaimedJob, runner: Runner, result: RunResult) -> dict[str,
         "image_id": result.environment.get("image_id"),
         "recipes": job.spec.recipes,
         "build_requires": job.build_requires,
+        "build_environment": pins,
         "source_date_epoch": job.spec.source_date_epoch,
         "elapsed_seconds": round(result.elapsed, 2),
         "attempt": job.attempt,

@@ -2,12 +2,14 @@
 
 Standard library only: it runs unchanged in the local runner's fresh venv and in a
 builder container. Input comes from the environment (JOB_NAME, JOB_VERSION, PYTHON_TAG,
-PLATFORM_TAG, RECIPES, SDIST_URL, SDIST_SHA256, INDEX_URLS, OUTPUT_DIR, WORK_DIR);
+PLATFORM_TAG, RECIPES, SDIST_URL, SDIST_SHA256, INDEX_URLS, OUTPUT_DIR, WORK_DIR, and the
+planned build environment: WHEELHOUSE, BUILD_CONSTRAINTS);
 package names and versions are only ever argv items, never shell text.
 
 Steps: apply recipes (environment variables, system packages, extra build requirements,
 pip arguments), fetch the sdist by URL and verify its sha256 against the plan, then
-``pip wheel --no-deps`` it into OUTPUT_DIR against the refinery's own index first.
+``pip wheel --no-deps`` it into OUTPUT_DIR, taking build requirements from the refinery's
+own wheels first (WHEELHOUSE) at the versions the plan resolved.
 Exit codes: 0 built; 65 the sdist does not match the plan's sha256; 66 a system-package
 recipe failed; 67 the sdist could not be downloaded; anything else is the build's own.
 """
@@ -134,6 +136,24 @@ def in_own_venv() -> None:
     os.execv(python, [python, os.path.abspath(__file__)])
 
 
+def use_planned_build_environment(scratch: Path) -> None:
+    """Our own wheels first: the refinery's store holds the build requirements it built
+    (or fetched) for this target. pip finds them in WHEELHOUSE, and the plan's pins make
+    pip take exactly those versions, so it never rebuilds them from sdists. Set in the
+    environment, both reach the isolated build environment pip makes for the sdist."""
+    wheelhouse = os.environ.get("WHEELHOUSE")
+    if wheelhouse:
+        wheels = sorted(p.name for p in Path(wheelhouse).glob("*.whl"))
+        say(f"our wheels for the build environment: {', '.join(wheels) or 'none'}")
+        os.environ["PIP_FIND_LINKS"] = wheelhouse
+    pins = [line for line in os.environ.get("BUILD_CONSTRAINTS", "").splitlines() if line]
+    if pins:
+        constraints = scratch / "build-constraints.txt"
+        constraints.write_text("\n".join(pins) + "\n")
+        say(f"build environment pinned by the plan: {' '.join(pins)}")
+        os.environ["PIP_CONSTRAINT"] = str(constraints)
+
+
 def main() -> int:
     name, version = os.environ["JOB_NAME"], os.environ["JOB_VERSION"]
     output = Path(os.environ.get("OUTPUT_DIR", "/output"))
@@ -176,6 +196,7 @@ def main() -> int:
         index_args = ["--index-url", indexes[0]]
         for extra in indexes[1:]:
             index_args += ["--extra-index-url", extra]
+    use_planned_build_environment(scratch)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     if extra_build_requires:
         # Extra build requirements mean building without isolation, in this environment.

@@ -36,6 +36,10 @@ class BuildSpec:
     recipes: list[dict[str, Any]] = field(default_factory=list)
     index_urls: list[str] = field(default_factory=list)
     source_date_epoch: int = 315532800  # 1980-01-01: the earliest date a zip can hold
+    # The build environment the plan resolved: wheels from our store (a directory the runner
+    # makes visible to the build as WHEELHOUSE) and "name==version" pins for every package.
+    wheelhouse: Path | None = None
+    constraints: tuple[str, ...] = ()
 
     def environment(self) -> dict[str, str]:
         return {
@@ -48,6 +52,7 @@ class BuildSpec:
             "SDIST_SHA256": self.sdist_sha256,
             "INDEX_URLS": " ".join(self.index_urls),
             "SOURCE_DATE_EPOCH": str(self.source_date_epoch),
+            "BUILD_CONSTRAINTS": "\n".join(self.constraints),
         }
 
 

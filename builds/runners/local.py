@@ -76,6 +76,8 @@ class LocalRunner:
                 env["SSL_CERT_FILE"] = env["PIP_CERT"] = bundle
             if self.pip_cache is not None:
                 env["PIP_CACHE_DIR"] = str(self.pip_cache)
+            if spec.wheelhouse is not None:
+                env["WHEELHOUSE"] = str(spec.wheelhouse)
             code, stopped = stream_process(
                 [str(venv / "bin" / "python"), str(BUILD_SCRIPT)],
                 env=env,

@@ -134,6 +134,9 @@ class PodmanRunner:
             "PYTHONUNBUFFERED": "1",
             "REFINERY_BUILD_VENV": "1",
         }
+        if spec.wheelhouse is not None:
+            argv += ["-v", f"{spec.wheelhouse}:/wheelhouse:ro"]
+            environment["WHEELHOUSE"] = "/wheelhouse"
         if self.ca_bundle:
             argv += ["-v", f"{self.ca_bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
             environment["SSL_CERT_FILE"] = environment["PIP_CERT"] = (

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from builds.images import image_exists, image_name
+from builds.log_sink import job_log
 from builds.models import BuilderImage, BuildEvent, BuildJob
 from inputs.models import PendingInput
 
@@ -93,7 +94,10 @@ def test_an_upload_is_planned_built_in_podman_and_installable_from_our_index(
     events = list(BuildEvent.objects.values_list("job__name", "kind", "message"))
     assert jobs.get("docopt") == "built", (pending.status, jobs, events)
     assert jobs["six"] == "reused"
-    assert BuildJob.objects.get(name="docopt").artifacts.get().provenance["runner"] == "podman"
+    docopt = BuildJob.objects.get(name="docopt")
+    assert docopt.artifacts.get().provenance["runner"] == "podman"
+    # setuptools (its build requirement) came from our store into the container.
+    assert "our wheels for the build environment: setuptools-" in job_log(docopt.pk)
 
     versions = _pip_install_and_import(
         tmp_path, f"{base}/simple/", "--only-binary", ":all:", "docopt==0.6.2", "six==1.16.0"
