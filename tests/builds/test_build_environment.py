@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 
 import pytest
 
@@ -16,6 +14,7 @@ from builds.runners.local import LocalRunner
 from builds.worker import LocalBuildQueue, drain
 from plans.index_client import IndexClient
 from tests.factories import PlanFactory, TargetFactory
+from tests.sdists import make_sdist
 from tests.wheels import make_wheel
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
@@ -32,16 +31,15 @@ version = "1.0"
 
 
 def _sdist(directory) -> tuple[str, str]:
-    path = directory / "probe_pkg-1.0.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for member, data in {
+    path = make_sdist(
+        directory,
+        "probe_pkg-1.0.tar.gz",
+        {
             "probe_pkg-1.0/pyproject.toml": PYPROJECT,
             "probe_pkg-1.0/probe_pkg/__init__.py": b"",
             "probe_pkg-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: probe-pkg\nVersion: 1.0\n",
-        }.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+        },
+    )
     return path.as_uri(), hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -11,9 +11,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from builds import queue as build_queue
-from builds.images import image_exists, image_name
 from builds.log_sink import job_log
-from builds.models import Artifact, BuilderImage, BuildJob
+from builds.models import Artifact, BuildJob
 from builds.runners.base import BuildSpec
 from builds.runners.podman import PodmanRunner
 from builds.worker import LocalBuildQueue, drain
@@ -24,18 +23,6 @@ pytestmark = [
     pytest.mark.network,
     pytest.mark.podman,
 ]
-AMD64 = image_name("debian-bookworm", "amd64")
-
-
-@pytest.fixture
-def amd64_image(db):
-    assert image_exists(AMD64), (
-        f"{AMD64} is missing: run `make images` (manage.py build_image --arch amd64)"
-    )
-    BuilderImage.objects.update_or_create(
-        preset="debian-bookworm", arch="amd64", defaults={"image": AMD64, "image_id": ""}
-    )
-    return AMD64
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from builds.images import image_exists, image_name
 from builds.log_sink import job_log
-from builds.models import BuilderImage, BuildEvent, BuildJob
+from builds.models import BuildEvent, BuildJob
 from inputs.models import PendingInput
 
 pytestmark = [
+    pytest.mark.usefixtures("amd64_image"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.network,
@@ -27,16 +27,6 @@ pytestmark = [
 ]
 CLEAN_ENV = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
 REQUIREMENTS = b"docopt==0.6.2\nsix==1.16.0\n"  # docopt has no wheel on PyPI: it is built
-AMD64 = image_name("debian-bookworm", "amd64")
-
-
-@pytest.fixture(autouse=True)
-def builder_image(db):
-    """The amd64 builder image `make images` made, recorded as `build_image` records it."""
-    assert image_exists(AMD64), f"{AMD64} is missing: run `make images`"
-    BuilderImage.objects.update_or_create(
-        preset="debian-bookworm", arch="amd64", defaults={"image": AMD64, "image_id": ""}
-    )
 
 
 def _pip_install_and_import(tmp_path, index: str, *args: str) -> str:

@@ -1,0 +1,72 @@
+"""A build that fails for want of a build dependency says so: missing_build_dependency, with
+the log line that names what is missing."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from builds.failure_classes import missing_dependency
+from builds.models import BuildJob
+from builds.plan_builds import enqueue_plan_builds
+from builds.runners.local import LocalRunner
+from builds.worker import LocalBuildQueue, drain
+from tests.factories import PlanFactory, TargetFactory
+from tests.sdists import PROBE_YAJL, make_sdist
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "probe.c:2:10: fatal error: yajl/yajl_version.h: No such file or directory",
+        "/usr/bin/ld: cannot find -lffi: No such file or directory",
+        "ERROR: No matching distribution found for cython<3",
+        "Package libffi was not found in the pkg-config search path.",
+        "error: command 'gcc' failed: No such file or directory",
+        "error: can't find Rust compiler",
+        "ModuleNotFoundError: No module named 'numpy'",
+    ],
+)
+def test_missing_dependencies_are_recognised(line):
+    assert missing_dependency(["building...", line, "error: subprocess-exited-with-error"]) == line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "probe.c:4:1: error: expected ';' before '}' token",
+        "SyntaxError: invalid syntax",
+        "error: subprocess-exited-with-error",
+    ],
+)
+def test_other_build_errors_are_not_called_missing_dependencies(line):
+    assert missing_dependency([line]) is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_build_lacking_a_header_fails_as_a_missing_build_dependency(storage_dir, tmp_path):
+    sdist = make_sdist(tmp_path, "probe_yajl-1.0.tar.gz", PROBE_YAJL)  # no yajl headers here
+    node = {
+        "name": "probe-yajl",
+        "version": "1.0",
+        "action": "build",
+        "roles": ["runtime"],
+        "source": {
+            "kind": "sdist",
+            "url": sdist.as_uri(),
+            "sha256": hashlib.sha256(sdist.read_bytes()).hexdigest(),
+        },
+    }
+    target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
+    plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
+    enqueue_plan_builds(plan, actor="test")
+
+    drain(LocalBuildQueue(), LocalRunner(timeout=600, pip_cache=tmp_path / "pip"), "t", pool_size=1)
+
+    job = BuildJob.objects.get(plan=plan)
+    assert job.status == "retry"
+    assert job.failure_reason == "missing_build_dependency"
+    assert "fatal error: yajl/yajl_version.h: No such file or directory" in job.error
