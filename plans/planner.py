@@ -189,7 +189,9 @@ def save_plan(
 ) -> Plan:
     """Store a plan for an input (a new version when it had one), mark it planned, and
     under AUTO_BUILD start its builds once this transaction commits."""
-    pending = PendingInput.objects.select_for_update().get(pk=pending_id)
+    pending = PendingInput.objects.select_for_update().filter(pk=pending_id).first()
+    if pending is None:
+        raise PlanQueueError(f"pending input {pending_id} does not exist")
     if pending.status != PendingInput.Status.PLANNING or pending.lease_owner != worker_id:
         raise PlanQueueError(
             f"pending input {pending_id} is {pending.status} and leased to "

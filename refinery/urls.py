@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from builds.api.views import ArtifactUnyankView, ArtifactYankView, WheelUploadView
 from inputs.api.views import RequirementsUploadView
@@ -20,5 +21,7 @@ urlpatterns = [
     path("api/wheels/upload", WheelUploadView.as_view(), name="wheels-upload"),
     path("api/artifacts/<int:pk>/yank", ArtifactYankView.as_view(), name="artifact-yank"),
     path("api/artifacts/<int:pk>/unyank", ArtifactUnyankView.as_view(), name="artifact-unyank"),
+    path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("builds.index.urls")),
 ]

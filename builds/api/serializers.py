@@ -45,3 +45,14 @@ class ArtifactSerializer(serializers.ModelSerializer[Artifact]):
 
     def get_download_url(self, artifact: Artifact) -> str:
         return "/" + file_url(artifact).removeprefix("../../")
+
+
+class WheelUploadResultSerializer(serializers.Serializer[Any]):
+    created = serializers.BooleanField(help_text="false: the same bytes were already stored")
+    message = serializers.CharField()
+    artifact = ArtifactSerializer()
+
+
+class YankResultSerializer(serializers.Serializer[Any]):
+    changed = serializers.BooleanField(help_text="false: it already was (un)yanked")
+    artifact = ArtifactSerializer()

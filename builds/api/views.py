@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser
@@ -8,13 +9,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builds.api.serializers import ArtifactSerializer, WheelUploadSerializer, YankSerializer
+from builds.api.serializers import (
+    ArtifactSerializer,
+    WheelUploadResultSerializer,
+    WheelUploadSerializer,
+    YankResultSerializer,
+    YankSerializer,
+)
 from builds.index import publishing
 from builds.index.catalog import target_for_slug
 from builds.models import Artifact
 from builds.wheel_upload import WheelUploadError, upload_wheel
 from refinery.lib.api_auth import IsWorkerOrStaff
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_schema import ErrorSerializer
+
+_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
 
 
 class WheelUploadView(APIView):
@@ -23,6 +33,15 @@ class WheelUploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [IsWorkerOrStaff]
 
+    @extend_schema(
+        request={"multipart/form-data": WheelUploadSerializer},
+        responses={
+            201: WheelUploadResultSerializer,
+            200: WheelUploadResultSerializer,
+            400: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
     def post(self, request: Request) -> Response:
         form = WheelUploadSerializer(data=request.data)
         if not form.is_valid():
@@ -57,6 +76,15 @@ class ArtifactYankView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        request=YankSerializer,
+        responses={
+            200: YankResultSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         artifact = get_object_or_404(Artifact, pk=pk)
         form = YankSerializer(data=request.data)
@@ -69,6 +97,9 @@ class ArtifactYankView(APIView):
 class ArtifactUnyankView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        request=None, responses={200: YankResultSerializer, 404: ErrorSerializer, **_REFUSALS}
+    )
     def post(self, request: Request, pk: int) -> Response:
         artifact = get_object_or_404(Artifact, pk=pk)
         changed = publishing.unyank(artifact)

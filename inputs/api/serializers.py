@@ -51,3 +51,9 @@ class PendingInputSerializer(serializers.ModelSerializer[PendingInput]):
 
     def get_priority(self, obj: PendingInput) -> str:
         return str(Priority(obj.priority).label)
+
+
+class RequirementsUploadResultSerializer(serializers.Serializer[Any]):
+    created = serializers.BooleanField(help_text="false: an identical file was already stored")
+    message = serializers.CharField()
+    input = PendingInputSerializer()

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inputs.api.serializers import PendingInputSerializer, RequirementsUploadSerializer
+from inputs.api.serializers import (
+    PendingInputSerializer,
+    RequirementsUploadResultSerializer,
+    RequirementsUploadSerializer,
+)
 from inputs.services import UploadError, upload_requirements
 from refinery.lib.api_auth import IsWorkerOrStaff
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.priority import Priority
 
 
@@ -19,6 +25,16 @@ class RequirementsUploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [IsWorkerOrStaff]
 
+    @extend_schema(
+        request={"multipart/form-data": RequirementsUploadSerializer},
+        responses={
+            201: RequirementsUploadResultSerializer,
+            200: RequirementsUploadResultSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         form = RequirementsUploadSerializer(data=request.data)
         if not form.is_valid():

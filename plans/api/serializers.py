@@ -66,3 +66,24 @@ class PlanSerializer(serializers.ModelSerializer[Plan]):
 
     def get_target(self, plan: Plan) -> str:
         return str(plan.target)
+
+
+class PoppedInputSerializer(serializers.Serializer[Any]):
+    """A leased input with everything a remote plan worker needs to plan it."""
+
+    id = serializers.IntegerField()
+    worker = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField()
+    python_version = serializers.CharField()
+    platform_tag = serializers.CharField()
+    strategy = serializers.CharField()
+    requirements = serializers.ListField(child=serializers.CharField())
+    overrides = serializers.DictField()
+    preferred = serializers.DictField(child=serializers.CharField())
+    max_deps = serializers.IntegerField()
+    index_url = serializers.CharField()
+    extra_index_urls = serializers.ListField(child=serializers.CharField())
+
+
+class PopResultSerializer(serializers.Serializer[Any]):
+    inputs = PoppedInputSerializer(many=True)

@@ -3,16 +3,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inputs.models import PendingInput
 from inputs.plan_queue import PlanQueueError, pop_for_planning
-from plans.api.serializers import PlanSerializer, PlanSubmissionSerializer
+from plans.api.serializers import (
+    PlanSerializer,
+    PlanSubmissionSerializer,
+    PopResultSerializer,
+)
 from plans.planner import request_for, save_plan
 from refinery.lib.api_auth import IsWorkerOrStaff
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_schema import ErrorSerializer
 
 MAX_POP = 100
 
@@ -27,6 +35,19 @@ class PendingInputPopView(APIView):
 
     permission_classes = [IsWorkerOrStaff]
 
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter("max", OpenApiTypes.INT, description=f"1 to {MAX_POP} (default 1)"),
+            OpenApiParameter("worker", OpenApiTypes.STR, description="the worker's id"),
+        ],
+        responses={
+            200: PopResultSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         raw = request.query_params.get("max", "1")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_POP:
@@ -65,6 +86,17 @@ class PlanSubmitView(APIView):
 
     permission_classes = [IsWorkerOrStaff]
 
+    @extend_schema(
+        request=PlanSubmissionSerializer,
+        responses={
+            201: PlanSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         form = PlanSubmissionSerializer(data=request.data)
         if not form.is_valid():
@@ -73,6 +105,11 @@ class PlanSubmitView(APIView):
         # Store the DAG as sent: the validated copy keeps only the checked fields and would
         # drop what planners add for people (why, roles, build_requires).
         dag = request.data["dag"]
+        if not PendingInput.objects.filter(pk=data["input_id"]).exists():
+            return Response(
+                {"error": f"input_id: pending input {data['input_id']} does not exist"},
+                status=status.HTTP_404_NOT_FOUND,
+            )
         try:
             plan = save_plan(data["input_id"], data["worker"], dag=dag, snapshot=data["snapshot"])
         except PlanQueueError as exc:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
 
 def first_error(errors: Any, path: str = "") -> str:
     """The first error with the path to its field.
@@ -28,3 +31,16 @@ def first_error(errors: Any, path: str = "") -> str:
                 continue
             return f"{path}: {item}" if path else str(item)
     return f"{path}: {errors}" if path else str(errors)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's own refusals (bad JSON, no credentials, no permission, not found, throttled) in
+    the same shape as ours: ``{"error": "one line"}``, with DRF's status and headers."""
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        data = response.data
+        if isinstance(data, dict) and set(data) == {"detail"}:
+            response.data = {"error": str(data["detail"])}
+        elif not (isinstance(data, dict) and set(data) == {"error"}):
+            response.data = {"error": first_error(data)}
+    return response

@@ -73,8 +73,8 @@ def test_anonymous_and_wrong_token_uploads_are_refused(client, settings, storage
     settings.WORKER_TOKEN = "right"
     anonymous = client.post(URL, {"file": _file(b"six\n")})
     assert anonymous.status_code == 401
-    assert "X-Worker-Token" in anonymous.json()["detail"]
+    assert "X-Worker-Token" in anonymous.json()["error"]
     wrong = client.post(URL, {"file": _file(b"six\n")}, HTTP_X_WORKER_TOKEN="wrong")
     assert wrong.status_code == 401
-    assert wrong.json()["detail"] == "invalid worker token"
+    assert wrong.json()["error"] == "invalid worker token"
     assert PendingInput.objects.count() == 0

@@ -1,0 +1,125 @@
+"""The API documents itself (OpenAPI 3 via drf-spectacular, Swagger UI from our own static
+files), and a schemathesis run against the live server finds it true to the document."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver
+
+pytestmark = pytest.mark.django_db
+NOT_DOCUMENTED = {"api/health", "api/schema", "api/docs"}
+
+
+def _api_routes() -> set[str]:
+    routes = set()
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and route.startswith("api/"):
+                routes.add(route)
+
+    walk(get_resolver().url_patterns)
+    return routes - NOT_DOCUMENTED
+
+
+def _schema(tmp_path: Path) -> Any:
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    return yaml.safe_load(out.read_text())
+
+
+def test_the_schema_is_valid_openapi_without_warnings(tmp_path):
+    schema = _schema(tmp_path)
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["workerToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Worker-Token",
+    }
+
+
+def test_every_api_endpoint_is_documented_with_its_request_and_responses(tmp_path):
+    paths = _schema(tmp_path)["paths"]
+    documented = {path.lstrip("/").replace("{id}", "<int:pk>") for path in paths}
+    assert _api_routes() <= documented
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            assert statuses & {"200", "201"}, f"{method} {path} documents no success"
+            assert "403" in statuses, f"{method} {path} documents no refusal"
+
+
+def test_swagger_ui_is_served_from_our_own_static_files(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "swagger-ui" in page.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page.content.decode()
+    schema = client.get("/api/schema", HTTP_ACCEPT="application/json")
+    assert schema.json()["info"]["title"] == "Wheel Refinery API"
+
+
+def test_drf_refusals_answer_in_the_same_one_line_shape(client, settings):
+    settings.WORKER_TOKEN = "t0ken"
+    unauthenticated = client.post("/api/plans", "{}", content_type="application/json")
+    assert unauthenticated.status_code == 401
+    assert set(unauthenticated.json()) == {"error"}
+    bad_json = client.post(
+        "/api/plans", "{not json", content_type="application/json", HTTP_X_WORKER_TOKEN="t0ken"
+    )
+    assert bad_json.status_code == 400
+    assert bad_json.json()["error"].startswith("JSON parse error")
+
+
+def test_submitting_a_plan_for_an_unknown_input_is_a_404_not_a_500(client, settings):
+    settings.WORKER_TOKEN = "t0ken"
+    response = client.post(
+        "/api/plans",
+        {
+            "input_id": 424242,
+            "worker": "w",
+            "dag": {
+                "nodes": [{"name": "six", "version": "1.0", "action": "cached", "source": {}}],
+                "edges": [],
+            },
+        },
+        content_type="application/json",
+        HTTP_X_WORKER_TOKEN="t0ken",
+    )
+    assert response.status_code == 404
+    assert response.json() == {"error": "input_id: pending input 424242 does not exist"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_and_no_response_off_the_schema(start_refinery):
+    base = start_refinery(env={"WORKER_TOKEN": "fuzz-token", "AUTO_PLAN": "false"})
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"{base}/api/schema",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261122",
+            "--header",
+            "X-Worker-Token: fuzz-token",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert " passed" in run.stdout
