@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from builds.api.views import ArtifactUnyankView, ArtifactYankView, WheelUploadView
 from inputs.api.views import RequirementsUploadView
 from plans.api.views import PendingInputPopView, PlanSubmitView
-from refinery.views import dashboard, health
+from refinery.api.views import ConfigView, HealthView, ReadyView
+from refinery.views import dashboard
 
 admin.site.site_header = "Wheel Refinery"
 admin.site.site_title = "Wheel Refinery"
@@ -14,7 +15,9 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
-    path("api/health", health, name="health"),
+    path("api/health", HealthView.as_view(), name="health"),
+    path("api/ready", ReadyView.as_view(), name="ready"),
+    path("api/config", ConfigView.as_view(), name="config"),
     path("api/requirements/upload", RequirementsUploadView.as_view(), name="requirements-upload"),
     path("api/pending-inputs/pop", PendingInputPopView.as_view(), name="pending-inputs-pop"),
     path("api/plans", PlanSubmitView.as_view(), name="plans-submit"),

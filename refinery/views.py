@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -10,11 +10,6 @@ from builds.stats import build_queue_stats
 from inputs.plan_queue import plan_queue_stats
 from refinery.lib.cli import format_age
 from refinery.lib.queue_stats import QueueStats
-
-
-def health(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers HTTP."""
-    return JsonResponse({"status": "ok"})
 
 
 def _panel(title: str, stats: QueueStats, list_url: str) -> dict[str, object]:

@@ -28,7 +28,3 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
     response = client.get(reverse("dashboard"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
-
-
-def test_health_answers_without_login(client):
-    assert client.get("/api/health").json() == {"status": "ok"}

@@ -3,111 +3,23 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
-from builds.images import (
-    DEBIAN_TO_MACHINE,
-    binfmt_ready,
-    host_debian_arch,
-    image_exists,
-    podman_env,
-)
-from builds.models import BuilderImage
-from plans.models import Target
+from builds.health_checks import Check, builder_images, database, podman, redis_broker, storage
 from refinery.lib.cli import table
-from refinery.lib.target_env import platform_arch
-
-Check = tuple[str, bool, str]  # (what, ok, detail or the command that fixes it)
-
-
-def _podman() -> Check:
-    if shutil.which(settings.PODMAN_BIN) is None:
-        return ("podman", False, "apt-get install podman runc")
-    env = podman_env()
-    info = subprocess.run(
-        [settings.PODMAN_BIN, "info", "--format", "{{.Host.OCIRuntime.Name}}"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if info.returncode != 0:
-        return ("podman", False, f"podman info failed: {info.stderr.strip()[-120:]}")
-    return (
-        "podman",
-        True,
-        f"runtime {info.stdout.strip()} (CONTAINERS_CONF={settings.PODMAN_CONTAINERS_CONF})",
-    )
-
-
-def _images() -> list[Check]:
-    checks = []
-    arches = {DEBIAN_TO_MACHINE.get(host_debian_arch(), host_debian_arch())}
-    arches |= {platform_arch(t.platform_tag) for t in Target.objects.all()}
-    machine_to_debian = {machine: debian for debian, machine in DEBIAN_TO_MACHINE.items()}
-    for machine in sorted(arches):
-        arch = machine_to_debian.get(machine, machine)
-        record = BuilderImage.objects.filter(preset=settings.CONTAINER_PRESET, arch=arch).first()
-        fix = f"python manage.py build_image --preset {settings.CONTAINER_PRESET} --arch {arch}"
-        if record is None or not image_exists(record.image):
-            checks.append((f"builder image {arch}", False, fix))
-        else:
-            checks.append((f"builder image {arch}", True, record.image))
-        if arch != host_debian_arch():
-            fix_binfmt = (
-                "apt-get install qemu-user-static binfmt-support && "
-                f"update-binfmts --enable qemu-{machine}"
-            )
-            ok = binfmt_ready(arch)
-            checks.append((f"binfmt qemu-{machine}", ok, "emulation ready" if ok else fix_binfmt))
-    return checks
-
-
-def _storage() -> Check:
-    probe = f"doctor/{uuid.uuid4().hex}"
-    try:
-        saved = default_storage.save(probe, ContentFile(b"ok"))
-        default_storage.delete(saved)
-    except Exception as exc:  # any storage backend error is the finding
-        return ("storage", False, f"cannot write: {exc}")
-    return ("storage", True, settings.STORAGES["default"]["BACKEND"].rsplit(".", 1)[-1])
-
-
-def _database() -> Check:
-    try:
-        connection.ensure_connection()
-    except Exception as exc:  # the finding
-        return ("database", False, str(exc).splitlines()[0])
-    return ("database", True, connection.vendor)
-
-
-def _redis() -> Check:
-    if not settings.REDIS_URL:
-        return ("redis", True, "not configured (ORM broker, in-process channel layer)")
-
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3).ping()
-    except Exception as exc:  # the finding
-        return ("redis", False, f"{settings.REDIS_URL}: {exc}")
-    return ("redis", True, settings.REDIS_URL)
 
 
 class Command(BaseCommand):
     help = "Check podman, binfmt, builder images, storage, the database and Redis."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        probes: list[Callable[[], Check | list[Check]]] = [_database, _redis, _storage]
+        probes: list[Callable[[], Check | list[Check]]] = [database, redis_broker, storage]
         if settings.RUNNER == "podman" or shutil.which(settings.PODMAN_BIN):
-            probes += [_podman, _images]
+            probes += [podman, builder_images]
         checks: list[Check] = []
         for probe in probes:
             found = probe()
