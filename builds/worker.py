@@ -251,7 +251,12 @@ def build_one(
         beat.start()
         with tempfile.TemporaryDirectory(prefix=f"refinery-out-{job.id}-") as out_name:
             output = Path(out_name)
-            pins = queue.wheelhouse(job, output / "wheelhouse")
+            try:
+                pins = queue.wheelhouse(job, output / "wheelhouse")
+            except OSError as exc:  # storage trouble is ours, not the package's
+                sink.write(f"worker: could not gather the build environment's wheels: {exc}")
+                queue.fail(job.id, worker_id, reason="infrastructure", error=str(exc))
+                return f"job {job.id}: infrastructure ({exc})"
             spec = replace(job.spec, wheelhouse=output / "wheelhouse", constraints=tuple(pins))
             result: RunResult = runner.run(
                 spec,
