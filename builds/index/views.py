@@ -3,6 +3,7 @@ and the files themselves. Published pages are usually answered by ``fast_path`` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import BinaryIO
@@ -30,6 +31,8 @@ from builds.index.responses import page_response
 from builds.models import Artifact
 
 _CHUNK = 1 << 20
+# PEP 508's name grammar: anything else names no project, so it is a 404, not a redirect.
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
 @require_safe
@@ -41,6 +44,8 @@ def simple_root(request: HttpRequest, target: str | None = None) -> HttpResponse
 def simple_project(
     request: HttpRequest, project: str, target: str | None = None
 ) -> HttpResponseBase:
+    if not _PROJECT_NAME.fullmatch(project):
+        raise Http404(f"{project!r} is not a project name")
     canonical = canonicalize_name(project)
     if canonical != project:
         # PEP 503: one URL per project; clients follow the redirect.

@@ -90,6 +90,7 @@ def test_a_non_normalized_name_redirects_to_the_normalized_url(client, x86):
 
 def test_an_unknown_project_or_target_is_a_404(client, x86):
     assert client.get("/simple/nothing-here/").status_code == 404
+    assert client.get("/simple/A%0D%0ALocation:x/").status_code == 404  # not a name at all
     assert client.get("/t/cp311-manylinux_2_17_ppc64le/simple/").status_code == 404
 
 
