@@ -6,7 +6,7 @@ of each wheel our store holds for it on the plan's target.
 
 from __future__ import annotations
 
-from builds.index.catalog import artifacts_for
+from builds.index.catalog import artifacts_for_pins
 from plans.models import Plan
 
 
@@ -17,10 +17,10 @@ class LockfileError(Exception):
 def hashed_requirements(plan: Plan) -> str:
     lines = [f"# plan {plan.pk} for {plan.target}: pip install --require-hashes -r <this file>"]
     missing = []
-    for node in sorted(plan.nodes(), key=lambda n: n["name"]):
-        if "runtime" not in node.get("roles", ["runtime"]):
-            continue
-        wheels = artifacts_for(plan.target, node["name"], node["version"])
+    runtime = [n for n in plan.nodes() if "runtime" in n.get("roles", ["runtime"])]
+    stored = artifacts_for_pins(plan.target, ((n["name"], n["version"]) for n in runtime))
+    for node in sorted(runtime, key=lambda n: n["name"]):
+        wheels = stored.get((node["name"], node["version"]), [])
         if not wheels:
             missing.append(f"{node['name']}=={node['version']}")
             continue

@@ -8,8 +8,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from builds.index.catalog import artifacts_for
-from builds.models import Artifact, BuildJob
+from builds.index.catalog import artifacts_for_pins
+from builds.models import BuildJob
 from plans.models import Plan
 
 
@@ -23,10 +23,8 @@ def write_manifest(plan: Plan) -> str:
         (job.name, job.version): job
         for job in BuildJob.objects.filter(plan=plan).order_by("enqueued_at", "id")
     }
-    artifacts: dict[tuple[str, str], list[Artifact]] = {
-        (node["name"], node["version"]): artifacts_for(plan.target, node["name"], node["version"])
-        for node in plan.nodes()
-    }
+    # One query for the whole plan: the manifest is rewritten as each of its jobs ends.
+    artifacts = artifacts_for_pins(plan.target, ((n["name"], n["version"]) for n in plan.nodes()))
     nodes = []
     for node in plan.nodes():
         pin = (node["name"], node["version"])

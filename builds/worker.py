@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
+from packaging.utils import canonicalize_name
 
 from builds import queue as build_queue
 from builds.artifacts import (
@@ -30,7 +31,7 @@ from builds.artifacts import (
     store_wheel,
 )
 from builds.failure_classes import TailSink, missing_dependency
-from builds.index.catalog import artifacts_for
+from builds.index.catalog import artifacts_for_pins
 from builds.log_sink import DatabaseLogSink, LogSink
 from builds.manifest import write_manifest
 from builds.models import Artifact, BuildDependency, BuildJob
@@ -188,17 +189,17 @@ class LocalBuildQueue:
     def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
         target = _target(job)
-        pins = []
-        for need in BuildDependency.objects.filter(job_id=job.id).order_by("name"):
-            pins.append(f"{need.name}=={need.version}")
-            wheels = artifacts_for(target, need.name, need.version)
+        needs = list(BuildDependency.objects.filter(job_id=job.id).order_by("name"))
+        stored = artifacts_for_pins(target, ((n.name, n.version) for n in needs))
+        for need in needs:
+            wheels = stored.get((canonicalize_name(need.name), need.version))
             if wheels:  # DAG readiness says it is there; if not, pip fetches the pinned one
                 with (
                     default_storage.open(wheels[0].storage_key) as source,
                     (directory / wheels[0].filename).open("wb") as out,
                 ):
                     shutil.copyfileobj(source, out, 1 << 20)
-        return pins
+        return [f"{need.name}=={need.version}" for need in needs]
 
     def release(self, job_id: int, worker_id: str) -> None:
         build_queue.release(job_id, worker_id)

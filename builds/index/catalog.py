@@ -116,11 +116,22 @@ def project_names(target: IndexTarget) -> list[str]:
 
 def artifacts_for(target: Target, name: str, version: str) -> list[Artifact]:
     """Our wheels of ``name==version`` that install on ``target`` (newest first)."""
+    return artifacts_for_pins(target, [(name, version)]).get((canonicalize_name(name), version), [])
+
+
+def artifacts_for_pins(
+    target: Target, pins: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[Artifact]]:
+    """``artifacts_for`` of many pins in one query (a whole plan's nodes), keyed by
+    (normalized name, version); pins with no wheel are absent."""
+    wanted = {(canonicalize_name(name), version) for name, version in pins}
     index_target = IndexTarget.for_target(target)
-    return [
-        artifact
-        for artifact in Artifact.objects.filter(
-            name=canonicalize_name(name), version=version
-        ).order_by("-uploaded_at", "-pk")
-        if index_target.installs(artifact.tags)
-    ]
+    found: dict[tuple[str, str], list[Artifact]] = {}
+    candidates = Artifact.objects.filter(name__in={name for name, _ in wanted}).order_by(
+        "-uploaded_at", "-pk"
+    )
+    for artifact in candidates:
+        pin = (artifact.name, artifact.version)
+        if pin in wanted and index_target.installs(artifact.tags):
+            found.setdefault(pin, []).append(artifact)
+    return found
