@@ -146,31 +146,38 @@ def run_ours(file: Path, cache: Path, platform: str, mode: str) -> tuple[float, 
     return elapsed, int(out.strip())
 
 
-def cold_warm(
-    run: Callable[[Path, Path], tuple[float, int]], repeat: int
-) -> dict[str, float | int]:
-    """Median cold time (fresh cache each run) and warm time (same cache, run again)."""
-    colds, warms, count = [], [], 0
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory(prefix="bench-plan-") as scratch:
-            cache = Path(scratch) / "cache"
-            cold, count = run(cache, Path(scratch))
-            warm, _ = run(cache, Path(scratch))
-            colds.append(cold)
-            warms.append(warm)
-    return {"cold": statistics.median(colds), "warm": statistics.median(warms), "packages": count}
-
-
 def measure_set(file: Path, host: str, repeat: int) -> dict[str, dict[str, float | int]]:
+    """Median cold time (fresh cache each run) and warm time (same cache, run again) of each
+    tool. Runs are interleaved (one round of every tool, ``repeat`` times), so drift in the
+    network or the machine during the benchmark falls on all of them alike."""
     s390x = "manylinux_2_17_s390x"
+    runs: dict[str, Callable[[Path, Path], tuple[float, int]]] = {
+        "ours host runtime": lambda c, s: run_ours(file, c, host, "runtime"),
+        "ours host full": lambda c, s: run_ours(file, c, host, "full"),
+        "pip host": lambda c, s: run_pip(file, c, s),
+        "uv host": lambda c, s: run_uv(file, c, HOST_PLATFORM_UV),
+        "ours s390x runtime": lambda c, s: run_ours(file, c, s390x, "runtime"),
+        "ours s390x full": lambda c, s: run_ours(file, c, s390x, "full"),
+        "uv s390x": lambda c, s: run_uv(file, c, "s390x-unknown-linux-gnu"),
+    }
+    colds: dict[str, list[float]] = {who: [] for who in runs}
+    warms: dict[str, list[float]] = {who: [] for who in runs}
+    counts: dict[str, int] = {}
+    for _ in range(repeat):
+        for who, run in runs.items():
+            with tempfile.TemporaryDirectory(prefix="bench-plan-") as scratch:
+                cache = Path(scratch) / "cache"
+                cold, counts[who] = run(cache, Path(scratch))
+                warm, _ = run(cache, Path(scratch))
+            colds[who].append(cold)
+            warms[who].append(warm)
     return {
-        "ours host runtime": cold_warm(lambda c, s: run_ours(file, c, host, "runtime"), repeat),
-        "ours host full": cold_warm(lambda c, s: run_ours(file, c, host, "full"), repeat),
-        "pip host": cold_warm(lambda c, s: run_pip(file, c, s), repeat),
-        "uv host": cold_warm(lambda c, s: run_uv(file, c, HOST_PLATFORM_UV), repeat),
-        "ours s390x runtime": cold_warm(lambda c, s: run_ours(file, c, s390x, "runtime"), repeat),
-        "ours s390x full": cold_warm(lambda c, s: run_ours(file, c, s390x, "full"), repeat),
-        "uv s390x": cold_warm(lambda c, s: run_uv(file, c, "s390x-unknown-linux-gnu"), repeat),
+        who: {
+            "cold": statistics.median(colds[who]),
+            "warm": statistics.median(warms[who]),
+            "packages": counts[who],
+        }
+        for who in runs
     }
 
 

@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from plans.index_client import IndexClient
 from plans.metadata import MetadataError, sdist_build_requires
+from plans.project_pages import parse_version
 from plans.resolver import (
     Candidate,
     Overrides,
@@ -163,7 +164,9 @@ def _build_environment(
     cache: ResolverCache,
 ) -> Resolution:
     key = f"{node['name']}=={node['version']}"
-    sdist = client.project(node["name"]).find(node["source"]["sha256"])
+    sdist = client.project(node["name"]).find(
+        node["source"]["sha256"], parse_version(node["version"])
+    )
     if sdist is None or sdist.is_wheel:
         raise PlanError(f"{key}: its sdist is no longer on the index")
     try:

@@ -26,24 +26,29 @@ import ssl
 import threading
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from packaging.tags import Tag
-from packaging.utils import (
-    InvalidSdistFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
+from packaging.utils import NormalizedName, canonicalize_name
+
+from plans.project_pages import (
+    CachedPage,
+    DistFile,
+    MalformedPage,
+    PagePart,
+    ProjectPage,
+    decode_cached,
+    encode_cached,
+    group_page_json,
+    with_fetched_at,
 )
-from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    import urllib3
+
+__all__ = ["DistFile", "IndexClient", "IndexFetchError", "ProjectPage", "UnknownProject"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,168 +68,6 @@ class UnknownProject(IndexFetchError):
 
 class HashMismatch(IndexFetchError):
     pass
-
-
-@dataclass(frozen=True)
-class DistFile:
-    """One file of a project as the index lists it."""
-
-    filename: str
-    url: str
-    sha256: str
-    size: int | None
-    requires_python: str | None
-    yanked: bool
-    upload_time: str | None
-    core_metadata: bool
-    name: NormalizedName
-    version: Version
-    is_wheel: bool
-
-    @property
-    def wheel_tags(self) -> frozenset[Tag]:
-        return _wheel_tags(self.filename) if self.is_wheel else frozenset()
-
-    def as_source(self) -> dict[str, Any]:
-        return {
-            "filename": self.filename,
-            "url": self.url,
-            "sha256": self.sha256,
-            "size": self.size,
-            "requires_python": self.requires_python,
-            "upload_time": self.upload_time,
-        }
-
-
-# A file as the page cache keeps it: everything parsed once, when the page was fetched.
-# [filename, absolute url, sha256, size, requires_python, yanked, upload_time,
-#  core_metadata, version, is_wheel]
-CompactFile = list[Any]
-
-
-class ProjectPage:
-    """A project's files across the indexes, grouped by version; ``DistFile`` objects are
-    made only for the versions asked for (big projects list thousands of files)."""
-
-    def __init__(self, name: NormalizedName, compact: list[CompactFile]) -> None:
-        self.name = name
-        grouped: dict[str, list[CompactFile]] = {}
-        for entry in compact:
-            grouped.setdefault(entry[8], []).append(entry)
-        self._by_version = {parse_version(text): entries for text, entries in grouped.items()}
-        self._files: dict[Version, list[DistFile]] = {}
-
-    @property
-    def versions(self) -> list[Version]:
-        return list(self._by_version)
-
-    def files_for(self, version: Version) -> list[DistFile]:
-        files = self._files.get(version)
-        if files is None:
-            files = [_dist_file(self.name, version, e) for e in self._by_version.get(version, [])]
-            self._files[version] = files
-        return files
-
-    @property
-    def files(self) -> list[DistFile]:
-        return [f for version in self._by_version for f in self.files_for(version)]
-
-    def find(self, sha256: str) -> DistFile | None:
-        """The file with this sha256, made without materializing the rest of the page."""
-        for version, entries in self._by_version.items():
-            for entry in entries:
-                if entry[2] == sha256:
-                    return _dist_file(self.name, version, entry)
-        return None
-
-
-@cache
-def parse_version(text: str) -> Version:
-    """Versions repeat across files and projects; parse each string once."""
-    return Version(text)
-
-
-@lru_cache(maxsize=65536)
-def _wheel_tags(filename: str) -> frozenset[Tag]:
-    return parse_wheel_filename(filename)[3]
-
-
-_NEVER_LINUX = ("win", "macosx", "ios", "android", "emscripten", "pyodide")
-
-
-@lru_cache(maxsize=8192)
-def _canonical(raw_name: str) -> NormalizedName:
-    return canonicalize_name(raw_name)
-
-
-@cache
-def _normal_version(text: str) -> str | None:
-    try:
-        return str(parse_version(text))
-    except InvalidVersion:
-        return None
-
-
-def _compact(name: NormalizedName, raw: dict[str, Any], page_url: str) -> CompactFile | None:
-    """The few fields we use, parsed once per fetch (pages list up to tens of thousands of
-    files, so this stays cheap: no tag parsing, cached name and version normalization)."""
-    hashes = raw.get("hashes")
-    sha256 = hashes.get("sha256") if hashes else None
-    if not sha256:
-        return None  # We verify every file we use by its sha256; unhashed files are skipped.
-    filename: str = raw.get("filename", "")
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
-            return None
-        if parts[-1].startswith(_NEVER_LINUX):
-            return None  # targets are Linux: such a wheel is never installed nor needed
-        version, is_wheel = _normal_version(parts[1]), True
-    elif filename.endswith((".tar.gz", ".zip")):
-        try:
-            sdist_name, sdist_version = parse_sdist_filename(filename)
-        except (InvalidSdistFilename, InvalidVersion):
-            return None
-        if sdist_name != name:
-            return None
-        version, is_wheel = str(sdist_version), False
-    else:
-        return None
-    if version is None:
-        return None
-    url: str = raw["url"]
-    if not url.startswith(("https://", "http://")):
-        url = urljoin(page_url, url)
-    core = raw.get("core-metadata", raw.get("data-dist-info-metadata", False))
-    return [
-        filename,
-        url,
-        sha256.lower(),
-        raw.get("size"),
-        raw.get("requires-python") or None,
-        bool(raw.get("yanked", False)),
-        raw.get("upload-time"),
-        bool(core),
-        version,
-        is_wheel,
-    ]
-
-
-def _dist_file(name: NormalizedName, version: Version, entry: CompactFile) -> DistFile:
-    filename, url, sha256, size, requires_python, yanked, upload_time, core, _, is_wheel = entry
-    return DistFile(
-        filename=filename,
-        url=url,
-        sha256=sha256,
-        size=size,
-        requires_python=requires_python,
-        yanked=yanked,
-        upload_time=upload_time,
-        core_metadata=core,
-        name=name,
-        version=version,
-        is_wheel=is_wheel,
-    )
 
 
 class _RangeFile(io.RawIOBase):
@@ -309,18 +152,10 @@ class IndexClient:
         self.cache_dir = cache_dir
         self.ttl = ttl
         self.retries = retries
-        context = (
-            ssl.create_default_context(cafile=ca_bundle)
-            if ca_bundle
-            else ssl.create_default_context()
-        )
-        self._http = httpx.Client(
-            verify=context,
-            timeout=httpx.Timeout(timeout, connect=10),
-            limits=httpx.Limits(max_connections=workers * 2, max_keepalive_connections=workers * 2),
-            follow_redirects=True,
-            headers={"User-Agent": "wheel-refinery (+planner)"},
-        )
+        self._timeout = timeout
+        self._workers = workers
+        self._ca_bundle = ca_bundle
+        self._http_client: urllib3.PoolManager | None = None
         # Pages and metadata get separate pools: the resolver blocks on pages, so they must
         # never queue behind speculative metadata reads.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index-meta")
@@ -330,10 +165,41 @@ class IndexClient:
         self._metadata: dict[str, Future[bytes]] = {}
         self.network_requests = 0
 
+    @property
+    def _http(self) -> urllib3.PoolManager:
+        """The connection pool, made on first use: a re-plan inside the TTL never needs
+        one, and importing the HTTP stack and loading CA certificates is a good part of
+        such a re-plan's time. urllib3 rather than httpx: a cold plan reads some 40 MB of
+        JSON, and urllib3 reads a body with a third of httpx's CPU time (measured), which
+        matters because the planner is bound by one core (the GIL), not by the network."""
+        with self._lock:
+            if self._http_client is None:
+                import urllib3
+
+                context = (
+                    ssl.create_default_context(cafile=self._ca_bundle)
+                    if self._ca_bundle
+                    else ssl.create_default_context()
+                )
+                self._http_client = urllib3.PoolManager(
+                    # One connection per worker thread: more would only add TLS handshakes.
+                    maxsize=self._workers,
+                    block=True,
+                    ssl_context=context,
+                    timeout=urllib3.Timeout(connect=10, read=self._timeout),
+                    # Redirects are followed; every other retry is ours (see _request).
+                    retries=urllib3.Retry(
+                        total=None, connect=0, read=0, status=0, other=0, redirect=5
+                    ),
+                    headers={"User-Agent": "wheel-refinery (+planner)"},
+                )
+            return self._http_client
+
     def close(self) -> None:
         self._page_pool.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._http.close()
+        if self._http_client is not None:
+            self._http_client.clear()
 
     def __enter__(self) -> IndexClient:
         return self
@@ -345,97 +211,115 @@ class IndexClient:
 
     def _request(
         self, method: str, url: str, headers: dict[str, str] | None = None
-    ) -> httpx.Response:
+    ) -> urllib3.BaseHTTPResponse:
         """One request with retries and exponential backoff on timeouts, resets and 5xx."""
+        import urllib3
+
+        http = self._http
         for attempt in range(self.retries + 1):
             try:
                 with self._lock:
                     self.network_requests += 1
-                response = self._http.request(method, url, headers=headers)
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                response = http.request(method, url, headers=headers)
+            except urllib3.exceptions.HTTPError as exc:
                 if attempt == self.retries:
                     raise IndexFetchError(
-                        f"{url}: {type(exc).__name__} after {attempt + 1} tries"
+                        f"{url}: {_reason(exc)} after {attempt + 1} tries"
                     ) from exc
             else:
-                if response.status_code not in _RETRY_STATUSES or attempt == self.retries:
+                if response.status not in _RETRY_STATUSES or attempt == self.retries:
                     return response
             time.sleep(0.5 * 2**attempt + random.uniform(0, 0.25))
         raise AssertionError("unreachable")
 
     def get_range(self, url: str, start: int, end: int) -> bytes:
         response = self._request("GET", url, {"Range": f"bytes={start}-{end}"})
-        if response.status_code != 206:
-            raise IndexFetchError(f"{url}: range request answered {response.status_code}")
-        return response.content
+        if response.status != 206:
+            raise IndexFetchError(f"{url}: range request answered {response.status}")
+        return response.data
 
     # --- project pages ----------------------------------------------------------------
 
     def _page_cache_path(self, url: str) -> Path:
-        return self.cache_dir / "pages" / f"{hashlib.sha256(url.encode()).hexdigest()}.json"
+        return self.cache_dir / "pages" / f"{hashlib.sha256(url.encode()).hexdigest()}.msgpack"
 
-    def _fetch_page(self, name: NormalizedName, url: str) -> list[CompactFile] | None:
+    def _cached_page(self, url: str) -> tuple[bytes, CachedPage] | None:
+        try:
+            data = self._page_cache_path(url).read_bytes()
+            return data, decode_cached(data)
+        except (OSError, MalformedPage):
+            return None
+
+    def _fresh_parts(self, name: NormalizedName) -> list[PagePart] | None:
+        """Every index's page of ``name`` from the cache, when all are within the TTL."""
+        parts: list[PagePart] = []
+        for index_url in self.index_urls:
+            url = f"{index_url}{name}/"
+            cached = self._cached_page(url)
+            if cached is None or time.time() - cached[1].fetched_at >= self.ttl:
+                return None
+            parts.append((url, cached[1].groups))
+        return parts
+
+    def _fetch_page(self, url: str) -> PagePart | None:
         """The files listed by the PEP 691 page at ``url`` (cached for the TTL), None on 404."""
         path = self._page_cache_path(url)
-        cached: dict[str, Any] | None = None
-        if path.exists():
-            try:
-                cached = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                cached = None
-        if cached is not None and time.time() - cached["fetched_at"] < self.ttl:
-            return cached["files"]  # type: ignore[no-any-return]
+        found = self._cached_page(url)
+        cached_bytes, cached = found if found is not None else (None, None)
+        if cached is not None and time.time() - cached.fetched_at < self.ttl:
+            return url, cached.groups
         headers = {"Accept": PEP691}
-        if cached is not None and cached.get("etag"):
-            headers["If-None-Match"] = cached["etag"]
-        if cached is not None and cached.get("last_modified"):
-            headers["If-Modified-Since"] = cached["last_modified"]
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        if cached is not None and cached.last_modified:
+            headers["If-Modified-Since"] = cached.last_modified
         response = self._request("GET", url, headers)
-        if response.status_code == 304 and cached is not None:
-            cached["fetched_at"] = time.time()
-            _atomic_write(path, json.dumps(cached).encode())
-            return cached["files"]  # type: ignore[no-any-return]
-        if response.status_code == 404:
+        if response.status == 304 and cached is not None and cached_bytes is not None:
+            _atomic_write(path, with_fetched_at(cached_bytes, time.time()))
+            return url, cached.groups
+        if response.status == 404:
             return None
-        if response.status_code != 200:
-            raise IndexFetchError(f"{url}: HTTP {response.status_code}")
+        if response.status != 200:
+            raise IndexFetchError(f"{url}: HTTP {response.status}")
         if not response.headers.get("content-type", "").startswith(PEP691):
             raise IndexFetchError(f"{url}: the index did not answer with PEP 691 JSON")
         try:
-            body = response.json()
-        except ValueError as exc:
-            raise IndexFetchError(f"{url}: malformed JSON: {exc}") from None
-        files = [c for raw in body.get("files", []) if (c := _compact(name, raw, url)) is not None]
-        record = {
-            "url": url,
-            "fetched_at": time.time(),
-            "etag": response.headers.get("etag"),
-            "last_modified": response.headers.get("last-modified"),
-            "files": files,
-        }
-        _atomic_write(path, json.dumps(record).encode())
-        return files
+            groups = group_page_json(response.data)
+        except MalformedPage as exc:
+            raise IndexFetchError(f"{url}: malformed PEP 691 JSON: {exc}") from None
+        etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+        _atomic_write(path, encode_cached(url, time.time(), etag, last_modified, groups))
+        return url, groups
 
     def _load_project(self, name: NormalizedName) -> ProjectPage:
-        files: list[CompactFile] = []
-        found = False
-        for index_url in self.index_urls:
-            listed = self._fetch_page(name, f"{index_url}{name}/")
-            if listed is not None:
-                found = True
-                files += listed
-        if not found:
+        parts = [
+            part
+            for index_url in self.index_urls
+            if (part := self._fetch_page(f"{index_url}{name}/")) is not None
+        ]
+        if not parts:
             raise UnknownProject(name, self.index_urls)
-        return ProjectPage(name, files)
+        return ProjectPage(name, parts)
 
     def _page_future(self, name: str) -> Future[ProjectPage]:
         canonical = canonicalize_name(name)
+        # Most calls find the future already there: a plain read (atomic for a dict) then.
+        known = self._pages.get(canonical)
+        if known is not None:
+            return known
         with self._lock:
             future = self._pages.get(canonical)
-            if future is None:
-                future = self._page_pool.submit(self._load_project, canonical)
-                self._pages[canonical] = future
-            return future
+            if future is not None:
+                return future
+            future = self._pages[canonical] = Future()
+        # Outside the lock: starting a pool thread waits for the GIL, and under the lock
+        # that wait would stall every other thread asking for a page.
+        fresh = self._fresh_parts(canonical)
+        if fresh is not None:  # within the TTL: no network, so no thread hop either
+            _complete(future, ProjectPage, canonical, fresh)
+        else:
+            self._page_pool.submit(_complete, future, self._load_project, canonical)
+        return future
 
     def project_future(self, name: str) -> Future[ProjectPage]:
         return self._page_future(name)
@@ -460,8 +344,8 @@ class IndexClient:
         data: bytes | None = None
         if dist.core_metadata:
             response = self._request("GET", dist.url + ".metadata")
-            if response.status_code == 200:
-                data = response.content
+            if response.status == 200:
+                data = response.data
         if data is None and dist.size:
             data = self._metadata_by_range(dist)
         if data is None:
@@ -480,12 +364,20 @@ class IndexClient:
             return None
 
     def wheel_metadata_future(self, dist: DistFile) -> Future[bytes]:
+        known = self._metadata.get(dist.sha256)
+        if known is not None:
+            return known
         with self._lock:
             future = self._metadata.get(dist.sha256)
-            if future is None:
-                future = self._pool.submit(self._load_wheel_metadata, dist)
-                self._metadata[dist.sha256] = future
-            return future
+            if future is not None:
+                return future
+            future = self._metadata[dist.sha256] = Future()
+        path = self._metadata_path(dist)
+        if path.exists():  # kept for good: read it here rather than in a pool thread
+            _complete(future, path.read_bytes)
+        else:
+            self._pool.submit(_complete, future, self._load_wheel_metadata, dist)
+        return future
 
     def wheel_metadata(self, dist: DistFile) -> bytes:
         """The core metadata (``METADATA``) of a wheel, cached by the wheel's sha256."""
@@ -512,22 +404,27 @@ class IndexClient:
         if path.exists():
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
         partial = path.with_suffix(path.suffix + f".{os.getpid()}.{threading.get_ident()}.part")
+        import urllib3
+
         for attempt in range(self.retries + 1):
+            digest = hashlib.sha256()
             try:
-                with self._http.stream("GET", dist.url) as response, partial.open("wb") as out:
-                    if response.status_code != 200:
-                        raise IndexFetchError(f"{dist.url}: HTTP {response.status_code}")
-                    for chunk in response.iter_bytes(1 << 16):
-                        digest.update(chunk)
-                        out.write(chunk)
+                response = self._http.request("GET", dist.url, preload_content=False)
+                try:
+                    if response.status != 200:
+                        raise IndexFetchError(f"{dist.url}: HTTP {response.status}")
+                    with partial.open("wb") as out:
+                        for chunk in response.stream(1 << 16):
+                            digest.update(chunk)
+                            out.write(chunk)
+                finally:
+                    response.release_conn()
                 break
-            except (httpx.TimeoutException, httpx.NetworkError) as exc:
-                digest = hashlib.sha256()
+            except urllib3.exceptions.HTTPError as exc:
                 if attempt == self.retries:
                     partial.unlink(missing_ok=True)
-                    raise IndexFetchError(f"{dist.url}: {type(exc).__name__}") from exc
+                    raise IndexFetchError(f"{dist.url}: {_reason(exc)}") from exc
                 time.sleep(0.5 * 2**attempt)
         if digest.hexdigest() != dist.sha256:
             partial.unlink(missing_ok=True)
@@ -537,6 +434,22 @@ class IndexClient:
             )
         partial.replace(path)
         return path
+
+
+def _complete(future: Future[Any], function: Callable[..., Any], *args: Any) -> None:
+    """Run ``function`` and settle ``future`` with its result or its exception."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(function(*args))
+    except BaseException as exc:  # handed to whoever waits on the future
+        future.set_exception(exc)
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, without urllib3's wrapping (MaxRetryError around the real cause)."""
+    cause = getattr(exc, "reason", None)
+    return type(cause if isinstance(cause, Exception) else exc).__name__
 
 
 def _read_metadata_member(archive: zipfile.ZipFile, dist: DistFile) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.message
 import json
 import logging
+import re
 import tarfile
 import tempfile
 import tomllib
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 # pip's build requirements for a project that does not declare any (PEP 517 legacy path).
 LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 _MAX_MEMBER = 4 * 1024 * 1024
+_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 
 
 class MetadataError(Exception):
@@ -52,8 +54,16 @@ class SdistInfo:
     pyproject: dict[str, object] | None
 
 
+def _headers(data: bytes) -> bytes:
+    """The header block of a metadata file: everything before the first empty line. The
+    body is the long description (often the whole README), which resolution never reads
+    and which the email parser would otherwise walk line by line."""
+    end = _END_OF_HEADERS.search(data)
+    return data[: end.start() + 1] if end else data
+
+
 def parse_core_metadata(data: bytes, origin: str) -> CoreMetadata:
-    raw, _ = parse_email(data)
+    raw, _ = parse_email(_headers(data))
     requirements = []
     for text in raw.get("requires_dist", []):
         try:
@@ -119,7 +129,7 @@ def _static_pkg_info(info: SdistInfo, origin: str) -> CoreMetadata | None:
     """PKG-INFO when PEP 643 lets us trust its Requires-Dist (Metadata 2.2+, not dynamic)."""
     if info.pkg_info is None:
         return None
-    raw, _ = parse_email(info.pkg_info)
+    raw, _ = parse_email(_headers(info.pkg_info))
     try:
         version = Version(raw.get("metadata_version", "1.0"))
     except InvalidVersion:

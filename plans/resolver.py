@@ -8,7 +8,7 @@ Yanked files are used only for an exact ``==`` pin (PEP 592).
 
 from __future__ import annotations
 
-import copy
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -28,6 +28,8 @@ from plans.metadata import CoreMetadata, MetadataError, dependencies_of
 from refinery.lib.target_env import TargetEnvironment
 
 MAX_ROUNDS = 20_000
+# How far ahead of the resolver dependencies are fetched (see PlanProvider.speculate).
+SPECULATION_DEPTH = 6
 
 
 class ResolutionError(Exception):
@@ -69,6 +71,19 @@ def _identify(name: str, extras: Iterable[str]) -> str:
     return f"{canonical}[{','.join(extras)}]" if extras else canonical
 
 
+def _without_marker(requirement: Requirement) -> Requirement:
+    """A copy without its marker (the parsed metadata is shared, so it is not changed in
+    place). Built from the public attributes: ``copy.copy`` goes through pickling's
+    reduce protocol and cost a fifth of a cold plan's dependency handling."""
+    plain = Requirement.__new__(Requirement)
+    plain.name = requirement.name
+    plain.url = requirement.url
+    plain.extras = set(requirement.extras)
+    plain.specifier = requirement.specifier
+    plain.marker = None
+    return plain
+
+
 def _is_exact_pin(requirement: Requirement) -> bool:
     return any(s.operator in ("==", "===") and "*" not in s.version for s in requirement.specifier)
 
@@ -83,6 +98,8 @@ class ResolverCache:
     candidates: dict[tuple[NormalizedName, Version, frozenset[str], bool], Candidate | None] = (
         field(default_factory=dict)
     )
+    # Applicable dependencies by metadata file, target and extras (see _applicable_dependencies).
+    applicable: dict[str, list[Requirement]] = field(default_factory=dict)
 
 
 class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
@@ -107,6 +124,8 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         self._metadata = self._cache.metadata
         self._filtered = self._cache.filtered
         self._candidates = self._cache.candidates
+        self._speculated: set[tuple[NormalizedName, str, frozenset[str]]] = set()
+        self._speculation_lock = threading.Lock()
 
     # --- resolvelib protocol -----------------------------------------------------------
 
@@ -179,33 +198,59 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         source = candidate.metadata_wheel or candidate.sdist
         assert source is not None
         key = f"{source.sha256}-{self.env}-{','.join(sorted(candidate.extras))}"
+        applicable = self._cache.applicable.get(key)
+        if applicable is not None:
+            return applicable
         cached = self.client.derived(key)
         if cached is not None:
-            return [Requirement(text) for text in cached]
-        applicable = []
-        for requirement in self.metadata(candidate).requires_dist:
-            if self.env.evaluate(requirement.marker, candidate.extras):
-                plain = copy.copy(requirement)  # the parsed metadata is shared: copy, then strip
-                plain.marker = None
-                applicable.append(plain)
-        self.client.store_derived(key, [str(r) for r in applicable])
+            applicable = [Requirement(text) for text in cached]
+        else:
+            applicable = [
+                _without_marker(requirement)
+                for requirement in self.metadata(candidate).requires_dist
+                if self.env.evaluate(requirement.marker, candidate.extras)
+            ]
+            self.client.store_derived(key, [str(r) for r in applicable])
+        self._cache.applicable[key] = applicable
         return applicable
 
-    def speculate(self, requirement: Requirement) -> None:
-        """Fetch, in the background, the page of a package the resolver will ask about and
-        then the metadata of its newest matching version, which it will most likely pick.
-        This keeps the network busy along the whole frontier instead of one hop at a time."""
+    def speculate(self, requirement: Requirement, depth: int = 0) -> None:
+        """Fetch, in the background, the page of a package the resolver will ask about, then
+        the metadata of its newest matching version (which it will most likely pick), then
+        the same for that version's own dependencies, down to ``SPECULATION_DEPTH``.
+
+        Without the transitive step the network idles while the resolver walks the graph
+        one hop at a time: it learns of a dependency only when it pins the package that
+        needs it. Guesses that turn out wrong cost a fetch; the resolver never relies on
+        them (a dependency is applied only when the resolver itself asks for it)."""
         name = canonicalize_name(requirement.name)
         extras = frozenset(canonicalize_name(e) for e in requirement.extras)
         exact = name in self.overrides.force or _is_exact_pin(requirement)
+        key = (name, str(requirement.specifier), extras)
+        with self._speculation_lock:
+            if key in self._speculated:
+                return
+            self._speculated.add(key)
+
+        def on_metadata(best: Candidate, data: Future[bytes]) -> None:
+            if data.cancelled() or data.exception() is not None or depth >= SPECULATION_DEPTH:
+                return
+            try:
+                # The same work the resolver does when it pins ``best``, kept for it.
+                dependencies = self._applicable_dependencies(best)
+            except ResolutionError:
+                return  # the resolver will meet the same error and report it
+            for dependency in dependencies:
+                self.speculate(dependency, depth + 1)
 
         def on_page(page: Future[ProjectPage]) -> None:
-            if page.exception() is not None:
+            if page.cancelled() or page.exception() is not None:
                 return  # the resolver will meet the same error and report it
             versions = self._allowed_versions(name, [requirement])
             best = next(self._iter_candidates(name, extras, versions, exact), None)
             if best is not None and best.metadata_wheel is not None:
-                self.client.wheel_metadata_future(best.metadata_wheel)
+                future = self.client.wheel_metadata_future(best.metadata_wheel)
+                future.add_done_callback(lambda data: on_metadata(best, data))
 
         self.client.project_future(name).add_done_callback(on_page)
 
@@ -331,7 +376,8 @@ def resolve(
         provider.requested_by.setdefault(
             canonicalize_name(requirement.name), (None, str(requirement))
         )
-    client.prefetch(canonicalize_name(r.name) for r in wanted)
+    for requirement in wanted:  # pages, metadata and what it needs, all in the background
+        provider.speculate(requirement)
     resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
     try:
         result = resolver.resolve(wanted, max_rounds=MAX_ROUNDS)
