@@ -49,7 +49,7 @@ def cas_key(sha256: str) -> str:
     return f"cas/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -57,8 +57,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def repair(wheel: Path, target: Target, out_dir: Path, sink: LogSink) -> Path:
-    """auditwheel repair to the target's platform; pure-Python wheels need none."""
+def repair(wheel: Path, platform_tag: str, out_dir: Path, sink: LogSink) -> Path:
+    """auditwheel repair to the target's platform; pure-Python wheels need none. Takes the
+    tag, not a ``Target`` row: remote workers repair too, and they have no database."""
     tags = parse_wheel_filename(wheel.name)[3]
     if all(tag.platform == "any" for tag in tags):
         return wheel
@@ -66,8 +67,8 @@ def repair(wheel: Path, target: Target, out_dir: Path, sink: LogSink) -> Path:
     # auditwheel offers only the host architecture's policies by name; for a foreign one
     # (an s390x wheel on an amd64 worker) it must pick the policy itself. Either way the
     # result is then validated against the target.
-    foreign = platform_arch(target.platform_tag) != platform.machine()
-    policy = "auto" if foreign else target.platform_tag
+    foreign = platform_arch(platform_tag) != platform.machine()
+    policy = "auto" if foreign else platform_tag
     argv = [
         sys.executable,
         "-m",
@@ -92,9 +93,7 @@ def repair(wheel: Path, target: Target, out_dir: Path, sink: LogSink) -> Path:
     if result.returncode != 0 or len(repaired) != 1:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         failure = LibrariesElsewhere if "could not be located" in last[0] else ArtifactError
-        raise failure(
-            f"auditwheel could not repair {wheel.name} for {target.platform_tag}: {last[0]}"
-        )
+        raise failure(f"auditwheel could not repair {wheel.name} for {platform_tag}: {last[0]}")
     return repaired[0]
 
 
@@ -166,7 +165,7 @@ def store_wheel(
     new or already present artifact."""
     filename = filename or path.name
     facts = validate(path, filename=filename, name=name, version=version, target=target)
-    sha256 = _sha256(path)
+    sha256 = file_sha256(path)
     existing = Artifact.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing

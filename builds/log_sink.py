@@ -7,6 +7,7 @@ chatty compiler costs a few inserts a second while a reader still sees output pr
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from typing import Protocol
 
 from django.utils import timezone
@@ -20,18 +21,20 @@ class LogSink(Protocol):
     def close(self) -> None: ...
 
 
-class DatabaseLogSink:
-    def __init__(
-        self, job_id: int, attempt: int, *, max_lines: int = 200, max_seconds: float = 0.5
-    ) -> None:
-        self.job_id = job_id
-        self.attempt = attempt
+class BatchingSink(ABC):
+    """Buffers lines and hands them on as numbered chunks: every ``max_lines`` lines or
+    ``max_seconds`` seconds, whichever comes first, and at ``close``."""
+
+    def __init__(self, *, first_seq: int = 0, max_lines: int = 200, max_seconds: float = 0.5):
         self.max_lines = max_lines
         self.max_seconds = max_seconds
         self._lines: list[str] = []
         self._last_flush = time.monotonic()
-        last = LogChunk.objects.filter(job_id=job_id, attempt=attempt).order_by("-seq").first()
-        self._seq = 0 if last is None else last.seq + 1
+        self._seq = first_seq
+
+    @abstractmethod
+    def deliver(self, seq: int, text: str) -> None:
+        """Store or send chunk number ``seq``."""
 
     def write(self, line: str) -> None:
         self._lines.append(line if line.endswith("\n") else line + "\n")
@@ -45,18 +48,35 @@ class DatabaseLogSink:
         self._last_flush = time.monotonic()
         if not self._lines:
             return
-        LogChunk.objects.create(
-            job_id=self.job_id,
-            attempt=self.attempt,
-            seq=self._seq,
-            text="".join(self._lines),
-            created_at=timezone.now(),
-        )
+        text, self._lines = "".join(self._lines), []
+        self.deliver(self._seq, text)
         self._seq += 1
-        self._lines = []
 
     def close(self) -> None:
         self.flush()
+
+
+class DatabaseLogSink(BatchingSink):
+    def __init__(
+        self, job_id: int, attempt: int, *, max_lines: int = 200, max_seconds: float = 0.5
+    ) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        last = LogChunk.objects.filter(job_id=job_id, attempt=attempt).order_by("-seq").first()
+        super().__init__(
+            first_seq=0 if last is None else last.seq + 1,
+            max_lines=max_lines,
+            max_seconds=max_seconds,
+        )
+
+    def deliver(self, seq: int, text: str) -> None:
+        LogChunk.objects.create(
+            job_id=self.job_id,
+            attempt=self.attempt,
+            seq=seq,
+            text=text,
+            created_at=timezone.now(),
+        )
 
 
 def job_log(job_id: int, attempt: int | None = None) -> str:

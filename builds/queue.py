@@ -25,6 +25,7 @@ from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
 from refinery.lib.priority import Priority
+from refinery.lib.state_machine import IllegalTransition
 
 logger = logging.getLogger(__name__)
 
@@ -669,3 +670,23 @@ def reap_expired_leases(
     if requeued or failed:
         logger.info("reaper: %d expired build leases requeued, %d failed", requeued, failed)
     return ReapResult(requeued=requeued, failed=failed)
+
+
+def waiting_jobs() -> QuerySet[BuildJob]:
+    """Jobs waiting to be claimed, in claim order (due or not, ready or not)."""
+    return BuildJob.objects.filter(status__in=BuildJob.CLAIMABLE).order_by(
+        "-priority", "enqueued_at", "id"
+    )
+
+
+def clear_waiting(*, actor: str, now: datetime | None = None) -> int:
+    """Cancel every job waiting in the queue (``pending`` or ``retry``); jobs being built are
+    left to finish. Each cancel is recorded in the job's timeline, and can be retried."""
+    cleared = 0
+    for job in waiting_jobs():
+        try:
+            cancel(job, actor=actor, now=now)
+        except (QueueError, IllegalTransition):
+            continue  # claimed or changed meanwhile
+        cleared += 1
+    return cleared

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 
-from django.conf import settings
 from django_q.tasks import async_task
 
 from builds import plan_builds
@@ -14,6 +13,7 @@ from builds.runners.configured import buildable_arches, configured_runner
 from builds.worker import LocalBuildQueue, drain
 from inputs.plan_queue import reap_expired_plan_leases
 from plans.models import Plan
+from refinery import runtime_settings
 from refinery.lib.host_lock import host_lock
 
 
@@ -51,7 +51,7 @@ def drain_builds() -> str:
             LocalBuildQueue(arches=buildable_arches(runner)),
             runner,
             worker_id,
-            pool_size=settings.BUILD_POOL_SIZE,
+            pool_size=runtime_settings.value("build_pool_size"),
             once=True,
         )
     if count:

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from installer.sources import WheelFile
@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from builds.artifacts import ArtifactError, store_wheel
 from builds.index.catalog import IndexTarget, default_target
-from builds.models import Artifact
+from builds.models import Artifact, BuildJob
 from plans.models import Target
 
 _CHUNK = 1 << 20
@@ -89,6 +89,30 @@ def upload_wheel(
         except ArtifactError as exc:
             raise WheelUploadError(str(exc)) from None
     return WheelUploadResult(artifact, created=artifact.sha256 == digest)
+
+
+def store_built_wheel(
+    job: BuildJob, source: BinaryIO, filename: str, provenance: dict[str, Any]
+) -> Artifact:
+    """A wheel a remote worker built for ``job``: checked as strictly as any upload (it
+    crossed the network), then stored as that job's artifact."""
+    filename = _checked_filename(filename)
+    with tempfile.TemporaryDirectory(prefix="wheel-built-", dir=_scratch()) as scratch:
+        path = Path(scratch) / filename
+        _copy_limited(source, path, filename)
+        inspect_wheel(path)
+        try:
+            return store_wheel(
+                path,
+                target=job.target,
+                origin=Artifact.Origin.BUILT,
+                name=job.name,
+                version=job.version,
+                job=job,
+                provenance=provenance,
+            )
+        except ArtifactError as exc:
+            raise WheelUploadError(str(exc)) from None
 
 
 def _scratch() -> Path:

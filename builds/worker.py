@@ -86,6 +86,21 @@ def _node(job: BuildJob) -> dict[str, Any] | None:
     )
 
 
+def build_environment(job_id: int) -> tuple[list[str], list[Artifact]]:
+    """The job's build environment: its plan's ``name==version`` pins, and the wheels of
+    them our store has for the job's target (DAG readiness says they are there; one that
+    is not is fetched by pip at its pinned version)."""
+    job = BuildJob.objects.select_related("target").get(pk=job_id)
+    needs = list(BuildDependency.objects.filter(job_id=job_id).order_by("name"))
+    stored = artifacts_for_pins(job.target, ((n.name, n.version) for n in needs))
+    wheels = [
+        found[0]
+        for need in needs
+        if (found := stored.get((canonicalize_name(need.name), need.version)))
+    ]
+    return [f"{need.name}=={need.version}" for need in needs], wheels
+
+
 class LocalBuildQueue:
     """The build queue in this refinery's own database.
 
@@ -188,18 +203,14 @@ class LocalBuildQueue:
 
     def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
-        target = _target(job)
-        needs = list(BuildDependency.objects.filter(job_id=job.id).order_by("name"))
-        stored = artifacts_for_pins(target, ((n.name, n.version) for n in needs))
-        for need in needs:
-            wheels = stored.get((canonicalize_name(need.name), need.version))
-            if wheels:  # DAG readiness says it is there; if not, pip fetches the pinned one
-                with (
-                    default_storage.open(wheels[0].storage_key) as source,
-                    (directory / wheels[0].filename).open("wb") as out,
-                ):
-                    shutil.copyfileobj(source, out, 1 << 20)
-        return [f"{need.name}=={need.version}" for need in needs]
+        pins, wheels = build_environment(job.id)
+        for wheel in wheels:
+            with (
+                default_storage.open(wheel.storage_key) as source,
+                (directory / wheel.filename).open("wb") as out,
+            ):
+                shutil.copyfileobj(source, out, 1 << 20)
+        return pins
 
     def release(self, job_id: int, worker_id: str) -> None:
         build_queue.release(job_id, worker_id)
@@ -307,9 +318,8 @@ def _repaired(
 ) -> Path:
     """auditwheel on this host; in the target environment (the builder container) when the
     wheel links libraries only that environment has."""
-    target = _target(job)
     try:
-        return repair(wheel, target, output / "repaired", sink)
+        return repair(wheel, job.target_platform, output / "repaired", sink)
     except LibrariesElsewhere as exc:
         sink.write(f"worker: {exc}; repairing in the target environment")
     directory = output / f"repair-{wheel.stem}"
@@ -318,7 +328,7 @@ def _repaired(
     repair_spec = replace(
         spec,
         repair_wheel=f"input/{wheel.name}",
-        repair_platform=target.platform_tag,
+        repair_platform=job.target_platform,
         repair_tools=repair_tools(),
     )
     result = runner.run(repair_spec, directory, sink, cancelled=lambda: bool(cancelled.lost))
@@ -328,10 +338,6 @@ def _repaired(
             f"{result.detail or result.reason or 'no repaired wheel'}"
         )
     return result.wheels[0]
-
-
-def _target(job: ClaimedJob) -> Target:
-    return Target.objects.get(python_version=job.target_python, platform_tag=job.target_platform)
 
 
 def _provenance(

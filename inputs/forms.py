@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
+from refinery import runtime_settings
 from refinery.lib.priority import Priority
 
 
 class RequirementsUploadForm(forms.Form):
     file = forms.FileField(help_text="A requirements.txt (PEP 508 lines, --hash options allowed)")
-    python_version = forms.CharField(max_length=16, initial=lambda: settings.PYTHON_VERSION)
-    platform_tag = forms.CharField(max_length=64, initial=lambda: settings.PLATFORM_TAG)
+    python_version = forms.CharField(
+        max_length=16, initial=lambda: runtime_settings.value("python_version")
+    )
+    platform_tag = forms.CharField(
+        max_length=64, initial=lambda: runtime_settings.value("platform_tag")
+    )
     priority = forms.ChoiceField(
         choices=[(p.value, p.label) for p in Priority], initial=Priority.NORMAL
     )

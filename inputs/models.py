@@ -113,5 +113,7 @@ class PendingInput(models.Model):
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.kind}, {self.status})"
 
-    def transition_to(self, target: str, **changes: Any) -> None:
-        transition(self, self.TRANSITIONS, target, **changes)
+    def transition_to(
+        self, target: str, *, extra_filter: dict[str, Any] | None = None, **changes: Any
+    ) -> None:
+        transition(self, self.TRANSITIONS, target, extra_filter=extra_filter, **changes)

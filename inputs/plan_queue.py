@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Avg, Count, F, Min, Q
+from django.db.models import Avg, Count, F, Min, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from inputs.models import PendingInput
 from refinery.lib.db import supports_skip_locked
 from refinery.lib.queue_stats import QueueStats
+from refinery.lib.state_machine import IllegalTransition
 
 logger = logging.getLogger(__name__)
 
@@ -296,3 +297,31 @@ def plan_queue_stats(*, now: datetime | None = None) -> QueueStats:
     return QueueStats.from_aggregates(
         "plan", statuses=Status.values, depth=depth, aggregates=aggregates, now=now
     )
+
+
+def waiting_for_planning() -> QuerySet[PendingInput]:
+    """Inputs in the plan queue that no worker holds yet, in the order they will be popped."""
+    return PendingInput.objects.filter(status=Status.PLANNING, lease_owner="").order_by(
+        "-priority", "plan_queued_at", "id"
+    )
+
+
+def clear_plan_queue(*, actor: str, now: datetime | None = None) -> int:
+    """Take every waiting input out of the plan queue: each becomes ``failed`` with the
+    reason, so it stays visible and can be queued again (enqueue-plan). Inputs a worker is
+    planning right now are left to finish."""
+    now = _now(now)
+    cleared = 0
+    for pending in waiting_for_planning():
+        try:
+            # Guarded on the empty lease: a worker may pop it between listing and update.
+            pending.transition_to(
+                Status.FAILED,
+                extra_filter={"lease_owner": ""},
+                error=f"removed from the plan queue by {actor}",
+                plan_finished_at=now,
+            )
+        except IllegalTransition:
+            continue  # popped or changed meanwhile: the worker's outcome stands
+        cleared += 1
+    return cleared

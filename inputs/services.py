@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from inputs.models import PendingInput
 from inputs.plan_queue import enqueue_plan
 from inputs.requirements import ParsedRequirement, RequirementsError, parse_requirements
+from refinery import runtime_settings
 from refinery.lib.overrides import normalize_overrides
 from refinery.lib.priority import Priority
 from refinery.lib.target_env import TargetEnvironment, TargetError
@@ -75,7 +76,8 @@ def upload_requirements(
     name = clean_filename(filename)
     try:
         target = TargetEnvironment(
-            python_version or settings.PYTHON_VERSION, platform_tag or settings.PLATFORM_TAG
+            python_version or runtime_settings.value("python_version"),
+            platform_tag or runtime_settings.value("platform_tag"),
         )
     except TargetError as exc:
         raise UploadError(str(exc)) from None
@@ -122,7 +124,7 @@ def upload_requirements(
             if not default_storage.exists(key):
                 default_storage.save(key, ContentFile(content))
                 wrote_file = True
-            if settings.AUTO_PLAN if auto_plan is None else auto_plan:
+            if runtime_settings.value("auto_plan") if auto_plan is None else auto_plan:
                 enqueue_plan(pending)
     except IntegrityError:
         # Someone uploaded the same file for the same target a moment before us.

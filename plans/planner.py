@@ -29,6 +29,7 @@ from inputs.plan_queue import (
 from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient, IndexFetchError
 from plans.models import Plan, PlanInput, Target
+from refinery import runtime_settings
 from refinery.lib.overrides import merge_overrides
 from refinery.lib.target_env import TargetEnvironment, TargetError
 
@@ -120,7 +121,7 @@ def compute_plan(
 def request_for(pending: PendingInput) -> PlanRequest:
     """The plan request of an input, with the previous plan's versions preferred when pinned."""
     parsed = pending.parsed or {}
-    strategy = parsed.get("strategy") or settings.UPGRADE_STRATEGY
+    strategy = parsed.get("strategy") or runtime_settings.value("upgrade_strategy")
     previous = (
         PlanInput.objects.filter(input=pending, status=PlanInput.Status.CURRENT)
         .select_related("plan")
@@ -201,7 +202,7 @@ def save_plan(
     target, _ = Target.objects.get_or_create(
         python_version=major_minor, platform_tag=pending.platform_tag
     )
-    strategy = snapshot.get("strategy") or settings.UPGRADE_STRATEGY
+    strategy = snapshot.get("strategy") or runtime_settings.value("upgrade_strategy")
     plan = Plan.objects.create(
         target=target, strategy=strategy, priority=pending.priority, snapshot=snapshot, dag=dag
     )
@@ -210,7 +211,7 @@ def save_plan(
     latest = PlanInput.objects.filter(input=pending).aggregate(v=Max("version"))["v"] or 0
     PlanInput.objects.create(plan=plan, input=pending, version=latest + 1)
     mark_planned(pending_id, worker_id)
-    if settings.AUTO_BUILD if auto_build is None else auto_build:
+    if runtime_settings.value("auto_build") if auto_build is None else auto_build:
         transaction.on_commit(
             lambda: async_task(
                 "builds.tasks.enqueue_plan_builds",

@@ -10,6 +10,7 @@ from django.conf import settings
 from inputs.plan_queue import claim_for_planning, pop_for_planning
 from plans.planner import make_index_client
 from plans.planner import plan_input as plan_one
+from refinery import runtime_settings
 
 
 def _worker_id() -> str:
@@ -32,7 +33,7 @@ def drain_plan_queue() -> str:
     worker = _worker_id()
     done = []
     with make_index_client() as client:
-        for pending in pop_for_planning(worker, settings.PLAN_POOL_SIZE):
+        for pending in pop_for_planning(worker, runtime_settings.value("plan_pool_size")):
             plan = plan_one(pending.pk, worker, client=client)
             done.append(f"{pending.pk}->{plan.pk if plan else 'failed'}")
     return f"planned: {', '.join(done) or 'nothing waiting'}"

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 
 from builds.health_checks import without_password
+from refinery import runtime_settings
 
 
 def public_config() -> dict[str, Any]:
@@ -17,22 +18,22 @@ def public_config() -> dict[str, Any]:
     s3 = storage["BACKEND"].endswith("S3Storage")
     return {
         "target": {
-            "python_version": settings.PYTHON_VERSION,
-            "platform_tag": settings.PLATFORM_TAG,
+            "python_version": runtime_settings.value("python_version"),
+            "platform_tag": runtime_settings.value("platform_tag"),
         },
         "planning": {
-            "auto_plan": settings.AUTO_PLAN,
+            "auto_plan": runtime_settings.value("auto_plan"),
             "local_planning": settings.LOCAL_PLANNING,
-            "strategy": settings.UPGRADE_STRATEGY,
+            "strategy": runtime_settings.value("upgrade_strategy"),
             "index_url": without_password(settings.INDEX_URL),
             "extra_index_urls": [without_password(u) for u in settings.EXTRA_INDEX_URL],
             "max_deps": settings.MAX_DEPS,
-            "plan_pool_size": settings.PLAN_POOL_SIZE,
+            "plan_pool_size": runtime_settings.value("plan_pool_size"),
         },
         "building": {
-            "auto_build": settings.AUTO_BUILD,
+            "auto_build": runtime_settings.value("auto_build"),
             "runner": settings.RUNNER,
-            "build_pool_size": settings.BUILD_POOL_SIZE,
+            "build_pool_size": runtime_settings.value("build_pool_size"),
             "container_preset": settings.CONTAINER_PRESET,
             "container_image": settings.CONTAINER_IMAGE,
             "runner_timeout_sec": settings.RUNNER_TIMEOUT_SEC,

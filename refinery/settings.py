@@ -66,7 +66,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
+    "django_filters",
     "drf_spectacular_sidecar",
     "django_q",
     "refinery",
@@ -82,6 +84,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "refinery.lib.nul_guard.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -161,6 +164,8 @@ Q_CLUSTER: dict[str, Any] = {
     "ack_failures": True,
     "label": "Task queue",
 }
+# The cache holds API throttle counters: shared through Redis when there is one, so every
+# web process counts the same uploads; per process otherwise.
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     CHANNEL_LAYERS: dict[str, Any] = {
@@ -169,10 +174,18 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "refinery",
+        }
+    }
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 0.5
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Storage ---------------------------------------------------------------------------
 
@@ -241,14 +254,24 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Reads of the API without a credential (the seeds leave them open; set 0 to close them).
+API_READS_OPEN = env.flag("API_READS_OPEN", True)
+UPLOAD_THROTTLE_RATE = env.matching(
+    "UPLOAD_THROTTLE_RATE",
+    "120/min",
+    re.compile(r"\d{1,6}/(s|sec|m|min|h|hour|d|day)"),
+    "a rate such as 120/min or 1000/hour",
+)
 REST_FRAMEWORK: dict[str, Any] = {
     # The token class first: its WWW-Authenticate header makes missing credentials a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "refinery.lib.api_auth.WorkerTokenAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        # Session auth enforces CSRF on writes, as the admin's own forms do.
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["refinery.lib.api_auth.IsOperator"],
+    "DEFAULT_SCHEMA_CLASS": "refinery.lib.api_schema.RefineryAutoSchema",
     "EXCEPTION_HANDLER": "refinery.lib.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS: dict[str, Any] = {
@@ -263,6 +286,17 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN needed
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "InputKindEnum": "inputs.models.PendingInput.Kind",
+        "InputStatusEnum": "inputs.models.PendingInput.Status",
+        "PlanStatusEnum": "plans.models.Plan.Status",
+        "BuildStatusEnum": "builds.models.BuildJob.Status",
+        "StrategyEnum": "plans.models.Plan.Strategy",
+        "PriorityLevelEnum": "refinery.lib.priority.Priority",
+        "PriorityNameEnum": ["low", "normal", "high", "critical"],
+        "FailureReasonEnum": "builds.models.BuildJob.FailureReason",
+    },
 }
 
 # --- The refinery (names from the seed documents) ---------------------------------------
@@ -366,6 +400,9 @@ PLAN_LEASE_SEC = env.integer("PLAN_LEASE_SEC", 600, minimum=5, maximum=24 * 3600
 PLAN_MAX_ATTEMPTS = env.integer("PLAN_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
 
 WORKER_TOKEN = env.secret("WORKER_TOKEN")
+# A remote worker's trigger: POST /api/worker/trigger forwards {"action": "drain"} here
+# (with X-Worker-Token) instead of nudging this host's cluster.
+WORKER_WEBHOOK_URL = env.url("WORKER_WEBHOOK_URL", None, schemes=("http", "https"))
 
 if RETRY_BACKOFF_MAX_SEC < RETRY_BACKOFF_BASE_SEC:
     raise ImproperlyConfigured(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -8,6 +7,7 @@ from django.urls import reverse
 
 from builds.stats import build_queue_stats
 from inputs.plan_queue import plan_queue_stats
+from refinery import runtime_settings
 from refinery.lib.cli import format_age
 from refinery.lib.queue_stats import QueueStats
 
@@ -27,7 +27,7 @@ def _panel(title: str, stats: QueueStats, list_url: str) -> dict[str, object]:
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Both queues at a glance, each status linking to its filtered admin list."""
-    python_major, python_minor = settings.PYTHON_VERSION.split(".")[:2]
+    python_major, python_minor = runtime_settings.value("python_version").split(".")[:2]
     return render(
         request,
         "refinery/dashboard.html",
@@ -45,9 +45,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 ),
             ],
             "python_tag": f"{python_major}{python_minor}",
-            "platform_tag": settings.PLATFORM_TAG,
-            "strategy": settings.UPGRADE_STRATEGY,
-            "auto_plan": settings.AUTO_PLAN,
-            "auto_build": settings.AUTO_BUILD,
+            "platform_tag": runtime_settings.value("platform_tag"),
+            "strategy": runtime_settings.value("upgrade_strategy"),
+            "auto_plan": runtime_settings.value("auto_plan"),
+            "auto_build": runtime_settings.value("auto_build"),
         },
     )

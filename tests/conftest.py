@@ -5,14 +5,21 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from refinery import runtime_settings
 
 
 @pytest.fixture
@@ -39,6 +46,51 @@ def queued_tasks() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_runtime_settings() -> Iterator[None]:
+    """Runtime settings are cached per process; a test's overrides roll back with its
+    transaction, so no test may see another's cached copy."""
+    runtime_settings.invalidate()
+    yield
+    runtime_settings.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """API throttle counters live in the cache: each test starts with none."""
+    cache.clear()
+
+
+WORKER_TOKEN = "w0rker-t0ken"
+
+
+@pytest.fixture
+def worker_api(settings) -> APIClient:
+    """An API client that is a worker (X-Worker-Token)."""
+    settings.WORKER_TOKEN = WORKER_TOKEN
+    client = APIClient()
+    client.credentials(HTTP_X_WORKER_TOKEN=WORKER_TOKEN)
+    return client
+
+
+@pytest.fixture
+def staff_api(db) -> APIClient:
+    """An API client for an operator: a staff user's API token (no session, so no CSRF)."""
+    user = User.objects.create_user("operator", password="x", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def automation_api(db) -> APIClient:
+    """An API client for automation: a non-staff user's API token."""
+    user = User.objects.create_user("ci-bot", password="x")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture(autouse=True)
 def index_pages(settings, tmp_path: Path) -> Path:
     """Each test publishes its simple pages into its own folder."""
     pages = tmp_path / "index-pages"
@@ -55,7 +107,9 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
     Data must be committed to be seen: use ``django_db(transaction=True)``."""
     servers: list[subprocess.Popen[bytes]] = []
 
-    def start(*, cluster: bool = False, env: dict[str, str] | None = None) -> str:
+    def start(
+        *, cluster: bool = False, env: dict[str, str] | None = None, port: int | None = None
+    ) -> str:
         db = connection.settings_dict
         if connection.vendor == "postgresql":
             database_url = (
@@ -64,9 +118,10 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
             )
         else:
             database_url = f"sqlite:///{db['NAME']}"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
         environment = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -97,6 +152,7 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
                 raise RuntimeError(f"the refinery server did not start (exit {server.poll()})")
             time.sleep(0.2)
 
+    start.servers = servers  # type: ignore[attr-defined]  # a test may stop one early
     yield start
     for server in servers:
         server.terminate()

@@ -5,7 +5,9 @@ from typing import Any
 from rest_framework import serializers
 
 from builds.index.pages import file_url
-from builds.models import Artifact
+from builds.models import Artifact, BuildEvent, BuildJob, LogChunk
+from plans.models import Plan
+from refinery.lib.priority import Priority
 
 
 class WheelUploadSerializer(serializers.Serializer[Any]):
@@ -56,3 +58,121 @@ class WheelUploadResultSerializer(serializers.Serializer[Any]):
 class YankResultSerializer(serializers.Serializer[Any]):
     changed = serializers.BooleanField(help_text="false: it already was (un)yanked")
     artifact = ArtifactSerializer()
+
+
+class BuildJobSerializer(serializers.ModelSerializer[BuildJob]):
+    target = serializers.StringRelatedField[BuildJob]()
+    priority = serializers.SerializerMethodField()
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BuildJob
+        fields: tuple[str, ...] = (
+            "id",
+            "name",
+            "version",
+            "target",
+            "plan",
+            "status",
+            "priority",
+            "attempts",
+            "max_attempts",
+            "failure_reason",
+            "error",
+            "lease_owner",
+            "lease_expires_at",
+            "next_attempt_at",
+            "enqueued_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "recipes",
+        )
+
+    def get_priority(self, job: BuildJob) -> str:
+        return str(Priority(job.priority).label)
+
+    def get_duration_seconds(self, job: BuildJob) -> float | None:
+        return None if job.duration is None else round(job.duration.total_seconds(), 3)
+
+
+class BuildEventSerializer(serializers.ModelSerializer[BuildEvent]):
+    package = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BuildEvent
+        fields = (
+            "id",
+            "job",
+            "package",
+            "kind",
+            "from_status",
+            "to_status",
+            "actor",
+            "message",
+            "data",
+            "created_at",
+        )
+
+    def get_package(self, event: BuildEvent) -> str:
+        return f"{event.job.name}=={event.job.version}"
+
+
+class BuildJobDetailSerializer(BuildJobSerializer):
+    """A job with its timeline, the wheels it produced and where its log is."""
+
+    events = BuildEventSerializer(many=True, read_only=True)
+    artifacts = ArtifactSerializer(many=True, read_only=True)
+    log_url = serializers.SerializerMethodField()
+
+    class Meta(BuildJobSerializer.Meta):
+        fields = (*BuildJobSerializer.Meta.fields, "events", "artifacts", "log_url")
+
+    def get_log_url(self, job: BuildJob) -> str:
+        return f"/api/logs/{job.name}/{job.version}?job={job.pk}"
+
+
+class LogChunkSerializer(serializers.ModelSerializer[LogChunk]):
+    class Meta:
+        model = LogChunk
+        fields = ("id", "job", "attempt", "seq", "text", "created_at")
+
+
+class EnqueueNodeSerializer(serializers.Serializer[Any]):
+    node = serializers.CharField(max_length=310, help_text="name==version, as in the plan's DAG")
+
+
+class EnqueueSummarySerializer(serializers.Serializer[Any]):
+    enqueued = serializers.ListField(child=serializers.IntegerField())
+    already_queued = serializers.ListField(child=serializers.IntegerField())
+    recorded = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.IntegerField()
+    unavailable = serializers.DictField(child=serializers.CharField())
+    message = serializers.CharField()
+
+
+class QueueEnqueueSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    version = serializers.CharField(max_length=100)
+    target = serializers.CharField(
+        required=False, max_length=80, help_text="e.g. cp311-manylinux_2_17_s390x; default target"
+    )
+    priority = serializers.ChoiceField(
+        choices=[str(p.label) for p in Priority], required=False, default="normal"
+    )
+
+
+class QueueClearSerializer(serializers.Serializer[Any]):
+    queue = serializers.ChoiceField(choices=["build", "plan"])
+
+
+class ManifestLinkSerializer(serializers.ModelSerializer[Plan]):
+    target = serializers.StringRelatedField[Plan]()
+    manifest_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Plan
+        fields = ("id", "target", "status", "created_at", "manifest_url")
+
+    def get_manifest_url(self, plan: Plan) -> str:
+        return f"/api/plans/{plan.pk}/manifest"

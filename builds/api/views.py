@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import json
+
+from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from builds.api.filters import ArtifactFilter
 from builds.api.serializers import (
     ArtifactSerializer,
+    ManifestLinkSerializer,
     WheelUploadResultSerializer,
     WheelUploadSerializer,
     YankResultSerializer,
@@ -18,10 +24,13 @@ from builds.api.serializers import (
 )
 from builds.index import publishing
 from builds.index.catalog import target_for_slug
+from builds.manifest import manifest_key, write_manifest
 from builds.models import Artifact
 from builds.wheel_upload import WheelUploadError, upload_wheel
-from refinery.lib.api_auth import IsWorkerOrStaff
+from plans.models import Plan
+from refinery.lib.api_auth import IsOperator, IsReader, IsUploader, UploadThrottle
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 
 _REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
@@ -31,7 +40,9 @@ class WheelUploadView(APIView):
     """Upload a wheel (multipart ``file``, optional ``target``); 201 stored, 200 already there."""
 
     parser_classes = [MultiPartParser, FormParser]
-    permission_classes = [IsWorkerOrStaff]
+    permission_classes = [IsUploader]
+    throttle_classes = [UploadThrottle]
+    throttle_scope = "uploads"
 
     @extend_schema(
         request={"multipart/form-data": WheelUploadSerializer},
@@ -39,6 +50,7 @@ class WheelUploadView(APIView):
             201: WheelUploadResultSerializer,
             200: WheelUploadResultSerializer,
             400: ErrorSerializer,
+            429: ErrorSerializer,
             **_REFUSALS,
         },
     )
@@ -74,7 +86,7 @@ class WheelUploadView(APIView):
 class ArtifactYankView(APIView):
     """Yank (PEP 592) a stored file: pip and uv skip it unless it is pinned exactly."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsOperator]
 
     @extend_schema(
         request=YankSerializer,
@@ -95,7 +107,7 @@ class ArtifactYankView(APIView):
 
 
 class ArtifactUnyankView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsOperator]
 
     @extend_schema(
         request=None, responses={200: YankResultSerializer, 404: ErrorSerializer, **_REFUSALS}
@@ -104,3 +116,52 @@ class ArtifactUnyankView(APIView):
         artifact = get_object_or_404(Artifact, pk=pk)
         changed = publishing.unyank(artifact)
         return Response({"changed": changed, "artifact": ArtifactSerializer(artifact).data})
+
+
+class ArtifactListView(generics.ListAPIView[Artifact]):
+    """Wheels in our store with their download links. Filters: ``package``, ``version``,
+    ``origin`` (built, reused, uploaded), ``yanked``, ``platform_tag``, ``sha256``."""
+
+    queryset = Artifact.objects.select_related("target").order_by("name", "version", "filename")
+    serializer_class = ArtifactSerializer
+    permission_classes = [IsReader]
+    pagination_class = StrictLimitOffsetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ArtifactFilter
+
+
+class ArtifactDetailView(generics.RetrieveAPIView[Artifact]):
+    queryset = Artifact.objects.select_related("target")
+    serializer_class = ArtifactSerializer
+    permission_classes = [IsReader]
+
+
+class ManifestListView(generics.ListAPIView[Plan]):
+    """Every plan's manifest, newest plan first, with its URL."""
+
+    queryset = Plan.objects.select_related("target")
+    serializer_class = ManifestLinkSerializer
+    permission_classes = [IsReader]
+    pagination_class = StrictLimitOffsetPagination
+
+
+class ManifestView(APIView):
+    """A plan's manifest: every node, its build status and the wheels we hold for it, each
+    with its download link."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, **_REFUSALS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        plan = get_object_or_404(Plan.objects.select_related("target"), pk=pk)
+        key = manifest_key(plan)
+        if not default_storage.exists(key):
+            key = write_manifest(plan)
+        with default_storage.open(key) as handle:
+            document = json.load(handle)
+        for node in document.get("nodes", []):
+            for wheel in node.get("wheels", []):
+                wheel["url"] = f"/files/{wheel['sha256']}/{wheel['filename']}"
+        return Response(document)

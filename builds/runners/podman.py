@@ -17,7 +17,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from builds.images import DEBIAN_TO_MACHINE, MACHINE_TO_DEBIAN, image_name, podman_env
+from builds.images import (
+    DEBIAN_TO_MACHINE,
+    MACHINE_TO_DEBIAN,
+    image_exists,
+    image_name,
+    podman_env,
+)
 from builds.log_sink import LogSink
 from builds.models import BuilderImage
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
@@ -58,6 +64,9 @@ class PodmanRunner:
         self.ca_bundle = ca_bundle
         self.memory, self.cpus, self.pids_limit, self.network = memory, cpus, pids_limit, network
         self.run_cmd = run_cmd
+        # Remote workers have no database: they find images by name in podman instead of
+        # in the BuilderImage records ``build_image`` keeps.
+        self.images_recorded = True
 
     @classmethod
     def from_settings(cls) -> PodmanRunner:
@@ -81,12 +90,22 @@ class PodmanRunner:
         recorded = BuilderImage.objects.values_list("arch", flat=True)
         return sorted({DEBIAN_TO_MACHINE.get(arch, arch) for arch in recorded})
 
+    def arches_in_podman(self) -> list[str]:
+        """Machine architectures whose builder image (by its standard name) podman has."""
+        return sorted(
+            machine
+            for debian, machine in DEBIAN_TO_MACHINE.items()
+            if image_exists(image_name(settings.CONTAINER_PRESET, debian))
+        )
+
     def _image_for(self, spec: BuildSpec) -> tuple[str, str, str | None]:
         """(image, Debian arch, image id) for the spec's target."""
         machine = platform_arch(spec.platform_tag)
         arch = MACHINE_TO_DEBIAN.get(machine, machine)
         if self.fixed_image:
             return self.fixed_image, arch, None
+        if not self.images_recorded:
+            return image_name(settings.CONTAINER_PRESET, arch), arch, None
         record = BuilderImage.objects.filter(preset=settings.CONTAINER_PRESET, arch=arch).first()
         if record is None:
             return image_name(settings.CONTAINER_PRESET, arch), arch, None

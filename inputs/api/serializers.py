@@ -57,3 +57,35 @@ class RequirementsUploadResultSerializer(serializers.Serializer[Any]):
     created = serializers.BooleanField(help_text="false: an identical file was already stored")
     message = serializers.CharField()
     input = PendingInputSerializer()
+
+
+class PendingInputDetailSerializer(PendingInputSerializer):
+    """An input with its validated content and the plans made from it (newest first)."""
+
+    parsed = serializers.JSONField()
+    plans = serializers.SerializerMethodField()
+
+    class Meta(PendingInputSerializer.Meta):
+        fields = [*PendingInputSerializer.Meta.fields, "parsed", "plans"]
+
+    def get_plans(self, obj: PendingInput) -> list[int]:
+        # The reverse relation of the plans app's link table: inputs import no other app.
+        return list(obj.plan_links.order_by("-plan_id").values_list("plan_id", flat=True))
+
+
+PLANNING_REPORTS = ("planning", "failed", "released")
+
+
+class PlanningReportSerializer(serializers.Serializer[Any]):
+    worker = serializers.CharField(max_length=200)
+    status = serializers.ChoiceField(
+        choices=PLANNING_REPORTS,
+        help_text="planning: still at it (extends the lease); failed: with error; "
+        "released: give it back unplanned",
+    )
+    error = serializers.CharField(required=False, allow_blank=True, max_length=20_000, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["status"] == "failed" and not attrs["error"].strip():
+            raise serializers.ValidationError({"error": "a failed report needs the reason"})
+        return attrs

@@ -1,20 +1,40 @@
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inputs.api.filters import PendingInputFilter
 from inputs.api.serializers import (
+    PendingInputDetailSerializer,
     PendingInputSerializer,
+    PlanningReportSerializer,
     RequirementsUploadResultSerializer,
     RequirementsUploadSerializer,
 )
+from inputs.models import PendingInput
+from inputs.plan_queue import (
+    PlanQueueError,
+    enqueue_plan,
+    heartbeat_planning,
+    mark_planning_failed,
+    release_planning,
+    replan,
+)
 from inputs.services import UploadError, upload_requirements
-from refinery.lib.api_auth import IsWorkerOrStaff
+from refinery.lib.api_auth import (
+    IsOperator,
+    IsReader,
+    IsUploader,
+    IsWorkerOrOperator,
+    UploadThrottle,
+)
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.priority import Priority
 
@@ -23,7 +43,9 @@ class RequirementsUploadView(APIView):
     """Upload a requirements file (multipart ``file``); 201 when stored, 200 when identical."""
 
     parser_classes = [MultiPartParser, FormParser]
-    permission_classes = [IsWorkerOrStaff]
+    permission_classes = [IsUploader]
+    throttle_classes = [UploadThrottle]
+    throttle_scope = "uploads"
 
     @extend_schema(
         request={"multipart/form-data": RequirementsUploadSerializer},
@@ -33,6 +55,7 @@ class RequirementsUploadView(APIView):
             400: ErrorSerializer,
             401: ErrorSerializer,
             403: ErrorSerializer,
+            429: ErrorSerializer,
         },
     )
     def post(self, request: Request) -> Response:
@@ -61,3 +84,84 @@ class RequirementsUploadView(APIView):
         return Response(
             body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )
+
+
+_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
+
+
+class PendingInputListView(generics.ListAPIView[PendingInput]):
+    """Uploaded inputs, newest first; filter by status, kind, target and upload time."""
+
+    queryset = PendingInput.objects.all()
+    serializer_class = PendingInputSerializer
+    permission_classes = [IsReader]
+    pagination_class = StrictLimitOffsetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PendingInputFilter
+
+
+class PendingInputDetailView(generics.RetrieveAPIView[PendingInput]):
+    queryset = PendingInput.objects.all()
+    serializer_class = PendingInputDetailSerializer
+    permission_classes = [IsReader]
+
+
+class PendingInputEnqueuePlanView(APIView):
+    """Queue an input for planning: a pending one for its first plan, a planned or failed
+    one for a new plan version (the input's previous versions are preferred when pinned)."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: PendingInputSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        pending = generics.get_object_or_404(PendingInput, pk=pk)
+        try:
+            if pending.status == PendingInput.Status.PENDING:
+                pending = enqueue_plan(pending)
+            else:
+                pending = replan(pending)
+        except PlanQueueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(PendingInputSerializer(pending).data)
+
+
+class PendingInputStatusView(APIView):
+    """A plan worker's report on an input it holds: still ``planning`` (extends the lease),
+    ``failed`` with the reason, or ``released`` back to the queue unplanned."""
+
+    permission_classes = [IsWorkerOrOperator]
+
+    @extend_schema(
+        request=PlanningReportSerializer,
+        responses={
+            200: PendingInputSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        form = PlanningReportSerializer(data=request.data)
+        if not form.is_valid():
+            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        data = form.validated_data
+        generics.get_object_or_404(PendingInput, pk=pk)
+        try:
+            if data["status"] == "planning":
+                pending = heartbeat_planning(pk, data["worker"])
+            elif data["status"] == "failed":
+                pending = mark_planning_failed(pk, data["worker"], data["error"])
+            else:
+                pending = release_planning(pk, data["worker"])
+        except PlanQueueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(PendingInputSerializer(pending).data)

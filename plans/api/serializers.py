@@ -68,6 +68,46 @@ class PlanSerializer(serializers.ModelSerializer[Plan]):
         return str(plan.target)
 
 
+class PlanSummarySerializer(serializers.ModelSerializer[Plan]):
+    """A plan in a list: what it is for and its counts, without the DAG."""
+
+    target = serializers.SerializerMethodField()
+    inputs = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "target",
+            "strategy",
+            "status",
+            "priority",
+            "inputs",
+            "counts",
+            "created_at",
+        ]
+
+    def get_target(self, plan: Plan) -> str:
+        return str(plan.target)
+
+    def get_inputs(self, plan: Plan) -> list[int]:
+        return sorted(link.input_id for link in plan.input_links.all())
+
+    def get_counts(self, plan: Plan) -> dict[str, int]:
+        counts = (plan.snapshot or {}).get("counts") or {}
+        return {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
+
+
+class ParsedRequirementSerializer(serializers.Serializer[Any]):
+    """One line of the uploaded file, as validated at upload."""
+
+    line = serializers.IntegerField()
+    requirement = serializers.CharField()
+    name = serializers.CharField()
+    hashes = serializers.ListField(child=serializers.CharField())
+
+
 class PoppedInputSerializer(serializers.Serializer[Any]):
     """A leased input with everything a remote plan worker needs to plan it."""
 
@@ -77,7 +117,7 @@ class PoppedInputSerializer(serializers.Serializer[Any]):
     python_version = serializers.CharField()
     platform_tag = serializers.CharField()
     strategy = serializers.CharField()
-    requirements = serializers.ListField(child=serializers.CharField())
+    requirements = ParsedRequirementSerializer(many=True)
     overrides = serializers.DictField()
     preferred = serializers.DictField(child=serializers.CharField())
     max_deps = serializers.IntegerField()

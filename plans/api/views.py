@@ -3,23 +3,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inputs.models import PendingInput
 from inputs.plan_queue import PlanQueueError, pop_for_planning
+from plans.api.filters import PlanFilter
 from plans.api.serializers import (
     PlanSerializer,
     PlanSubmissionSerializer,
+    PlanSummarySerializer,
     PopResultSerializer,
 )
+from plans.models import Plan
 from plans.planner import request_for, save_plan
-from refinery.lib.api_auth import IsWorkerOrStaff
+from refinery.lib.api_auth import IsReader, IsWorkerOrOperator
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 
 MAX_POP = 100
@@ -33,7 +38,7 @@ def _worker_id(request: Request) -> str:
 class PendingInputPopView(APIView):
     """Lease up to ``max`` queued inputs to a plan worker, with everything needed to plan them."""
 
-    permission_classes = [IsWorkerOrStaff]
+    permission_classes = [IsWorkerOrOperator]
 
     @extend_schema(
         request=None,
@@ -81,10 +86,19 @@ class PendingInputPopView(APIView):
         return Response({"inputs": items})
 
 
-class PlanSubmitView(APIView):
-    """A plan worker posts the plan it made for an input it leased."""
+class PlanListView(generics.ListAPIView[Plan]):
+    """Plans, newest first (GET), and a plan worker's new plan (POST)."""
 
-    permission_classes = [IsWorkerOrStaff]
+    queryset = Plan.objects.select_related("target").prefetch_related("input_links")
+    serializer_class = PlanSummarySerializer
+    pagination_class = StrictLimitOffsetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PlanFilter
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [IsWorkerOrOperator()]
+        return [IsReader()]
 
     @extend_schema(
         request=PlanSubmissionSerializer,
@@ -98,6 +112,7 @@ class PlanSubmitView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
+        """A plan worker posts the plan it made for an input it leased."""
         form = PlanSubmissionSerializer(data=request.data)
         if not form.is_valid():
             return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
@@ -115,3 +130,11 @@ class PlanSubmitView(APIView):
         except PlanQueueError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(generics.RetrieveAPIView[Plan]):
+    """One plan with its DAG and snapshot."""
+
+    queryset = Plan.objects.select_related("target")
+    serializer_class = PlanSerializer
+    permission_classes = [IsReader]

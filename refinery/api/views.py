@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -13,8 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds.health_checks import readiness
+from refinery import runtime_settings
 from refinery.config_view import public_config
-from refinery.lib.api_auth import IsWorkerOrStaff
+from refinery.lib.api_auth import IsOperator, IsReader
 from refinery.lib.api_schema import ErrorSerializer
 
 _CHECK = inline_serializer(
@@ -67,17 +69,92 @@ class ConfigSerializer(serializers.Serializer[Any]):
     environment = serializers.DictField()
 
 
+_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
+
+
 class ConfigView(APIView):
-    """What the refinery is configured to do (never a secret)."""
+    """What the refinery is configured to do (never a secret): target, planning and build
+    settings, storage and environment, with runtime settings applied."""
 
-    permission_classes = [IsWorkerOrStaff]
+    permission_classes = [IsReader]
 
-    @extend_schema(
-        responses={
-            200: ConfigSerializer,
-            401: ErrorSerializer,
-            403: ErrorSerializer,
-        }
-    )
+    @extend_schema(responses={200: ConfigSerializer, **_REFUSALS})
     def get(self, request: Request) -> Response:
         return Response(public_config())
+
+
+_SETTING = inline_serializer(
+    "RuntimeSetting",
+    {
+        "value": serializers.JSONField(),
+        "default": serializers.JSONField(help_text="the environment's value"),
+        "overridden": serializers.BooleanField(),
+        "updated_at": serializers.DateTimeField(allow_null=True),
+        "updated_by": serializers.CharField(),
+        "help": serializers.CharField(),
+    },
+)
+_SETTINGS = inline_serializer(
+    "RuntimeSettings",
+    {
+        "values": serializers.DictField(child=serializers.JSONField()),
+        "settings": serializers.DictField(child=_SETTING),
+    },
+)
+
+
+def _settings_body() -> dict[str, Any]:
+    states = runtime_settings.describe()
+    return {
+        "values": {state.key: state.value for state in states},
+        "settings": {
+            state.key: {
+                "value": state.value,
+                "default": state.default,
+                "overridden": state.overridden,
+                "updated_at": state.updated_at,
+                "updated_by": state.updated_by,
+                "help": state.help,
+            }
+            for state in states
+        },
+    }
+
+
+class SettingsView(APIView):
+    """Runtime settings: ``auto_plan``, ``auto_build``, ``plan_pool_size``,
+    ``build_pool_size``, ``python_version``, ``platform_tag`` and ``upgrade_strategy``.
+
+    A change (PUT or PATCH with ``{"auto_build": false}``; ``null`` restores the
+    environment's value) takes effect on the next upload, plan or worker pass, in every
+    process within a few seconds; remote workers read these too. All values of a request
+    are applied, or none when one is invalid."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(responses={200: _SETTINGS, **_REFUSALS})
+    def get(self, request: Request) -> Response:
+        return Response(_settings_body())
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: _SETTINGS, 400: ErrorSerializer, **_REFUSALS},
+    )
+    def patch(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            return Response(
+                {"error": 'send a JSON object of settings, e.g. {"auto_build": false}'},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            runtime_settings.update(dict(request.data), actor=request.user.get_username())
+        except runtime_settings.SettingsError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_settings_body())
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: _SETTINGS, 400: ErrorSerializer, **_REFUSALS},
+    )
+    def put(self, request: Request) -> Response:
+        return self.patch(request)

@@ -66,7 +66,11 @@ def test_the_config_view_shows_the_setup_and_never_a_secret(admin_client, settin
         assert secret not in text
 
 
-def test_the_config_view_is_for_staff_and_workers(client, settings):
+def test_the_config_view_is_open_to_readers_and_closed_with_the_reads(client, settings):
     settings.WORKER_TOKEN = "t0ken"
-    assert client.get("/api/config").status_code == 401
+    assert client.get("/api/config").status_code == 200
+    settings.API_READS_OPEN = False
+    refused = client.get("/api/config")
+    assert refused.status_code == 401
+    assert "X-Worker-Token" in refused.json()["error"]
     assert client.get("/api/config", HTTP_X_WORKER_TOKEN="t0ken").status_code == 200

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
+from refinery import runtime_settings
 
 
 class Command(BaseCommand):
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             LocalBuildQueue(arches=buildable_arches(runner)),
             runner,
             worker_id,
-            pool_size=settings.BUILD_POOL_SIZE,
+            pool_size=runtime_settings.value("build_pool_size"),
             max_jobs=int(max_jobs) if max_jobs else None,
             once=options["once"],
             stop=stop,

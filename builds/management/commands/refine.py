@@ -24,6 +24,7 @@ from inputs.models import PendingInput
 from inputs.plan_queue import REPLANNABLE, claim_for_planning, enqueue_plan, replan
 from inputs.services import UploadError, upload_requirements
 from plans.planner import plan_input
+from refinery import runtime_settings
 from refinery.lib.cli import table
 from refinery.lib.progress import ProgressLine
 from refinery.lib.target_env import platform_arch
@@ -176,7 +177,7 @@ class Command(BaseCommand):
                     queue,
                     runner,
                     worker_id,
-                    pool_size=settings.BUILD_POOL_SIZE,
+                    pool_size=runtime_settings.value("build_pool_size"),
                     stop=stop,
                     progress=self.stdout.write,
                 )

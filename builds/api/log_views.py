@@ -1,0 +1,201 @@
+"""Build logs over HTTP: a whole log, the chunks since a cursor (live tailing), and text
+search across stored logs. Workers append with ``POST /api/logs/stream`` (worker_views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from packaging.utils import canonicalize_name
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builds.api.serializers import LogChunkSerializer
+from builds.models import BuildJob, LogChunk
+from refinery.lib.api_auth import IsReader
+from refinery.lib.api_pagination import StrictLimitOffsetPagination
+from refinery.lib.api_schema import ErrorSerializer
+
+_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
+_MAX_SEARCH = 200
+
+
+def _bad(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"error": message}, status=code)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    """An optional non-negative integer query parameter; ValueError names it when bad."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) > 2**62:
+        raise ValueError(f"{name}: {raw!r} is not a non-negative integer")
+    return int(raw)
+
+
+def _job_for(name: str, version: str, job_id: int | None) -> BuildJob | None:
+    """The given job of ``name==version``, else its most recently enqueued one."""
+    jobs = BuildJob.objects.filter(name=canonicalize_name(name), version=version)
+    if job_id is not None:
+        jobs = jobs.filter(pk=job_id)
+    return jobs.order_by("-enqueued_at", "-id").first()
+
+
+_JOB_PARAM = OpenApiParameter("job", OpenApiTypes.INT, description="default: the latest job")
+
+
+class LogView(APIView):
+    """The stored log of ``name==version``'s latest job (or ``job``), all attempts in order
+    or one ``attempt``."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        parameters=[_JOB_PARAM, OpenApiParameter("attempt", OpenApiTypes.INT)],
+        responses={
+            200: inline_serializer(
+                "BuildLog",
+                {
+                    "job": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "attempts": serializers.IntegerField(),
+                    "text": serializers.CharField(),
+                    "next_since": serializers.IntegerField(),
+                },
+            ),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def get(self, request: Request, name: str, version: str) -> Response:
+        try:
+            job_id, attempt = _int_param(request, "job"), _int_param(request, "attempt")
+        except ValueError as exc:
+            return _bad(str(exc))
+        job = _job_for(name, version, job_id)
+        if job is None:
+            return _bad(f"no build job of {name}=={version}", status.HTTP_404_NOT_FOUND)
+        chunks = LogChunk.objects.filter(job=job)
+        if attempt is not None:
+            chunks = chunks.filter(attempt=attempt)
+        rows = list(chunks.order_by("attempt", "seq").values_list("id", "text"))
+        return Response(
+            {
+                "job": job.pk,
+                "status": job.status,
+                "attempts": job.attempts,
+                "text": "".join(text for _, text in rows),
+                "next_since": max((pk for pk, _ in rows), default=0),
+            }
+        )
+
+
+class LogChunksView(APIView):
+    """Chunks of ``name==version``'s latest job (or ``job``) stored after the cursor
+    ``since`` (a chunk id; 0 for all), in order: poll with the ``next_since`` it answers to
+    tail a running build. ``finished`` says no more will come."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        parameters=[_JOB_PARAM, OpenApiParameter("since", OpenApiTypes.INT)],
+        responses={
+            200: inline_serializer(
+                "LogChunks",
+                {
+                    "job": serializers.IntegerField(),
+                    "chunks": LogChunkSerializer(many=True),
+                    "next_since": serializers.IntegerField(),
+                    "finished": serializers.BooleanField(),
+                },
+            ),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def get(self, request: Request, name: str, version: str) -> Response:
+        try:
+            job_id, since = _int_param(request, "job"), _int_param(request, "since") or 0
+        except ValueError as exc:
+            return _bad(str(exc))
+        job = _job_for(name, version, job_id)
+        if job is None:
+            return _bad(f"no build job of {name}=={version}", status.HTTP_404_NOT_FOUND)
+        chunks = list(LogChunk.objects.filter(job=job, id__gt=since).order_by("id")[:500])
+        return Response(
+            {
+                "job": job.pk,
+                "chunks": LogChunkSerializer(chunks, many=True).data,
+                "next_since": chunks[-1].pk if chunks else since,
+                "finished": job.is_final,
+            }
+        )
+
+
+class LogSearchView(APIView):
+    """Lines of stored build logs containing ``q`` (case-insensitive), newest jobs first;
+    ``package`` narrows it to one project."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, required=True, description="2-200 chars"),
+            OpenApiParameter("package", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"at most {_MAX_SEARCH}"),
+        ],
+        responses={
+            200: inline_serializer(
+                "LogSearch",
+                {
+                    "q": serializers.CharField(),
+                    "matches": inline_serializer(
+                        "LogMatch",
+                        {
+                            "job": serializers.IntegerField(),
+                            "package": serializers.CharField(),
+                            "attempt": serializers.IntegerField(),
+                            "chunk": serializers.IntegerField(),
+                            "line": serializers.CharField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            400: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        if not 2 <= len(query) <= 200:
+            return _bad("q: search text of 2 to 200 characters is required")
+        limit = min(StrictLimitOffsetPagination().get_limit(request), _MAX_SEARCH)
+        chunks: QuerySet[LogChunk] = LogChunk.objects.filter(text__icontains=query)
+        package = request.query_params.get("package")
+        if package:
+            chunks = chunks.filter(job__name=canonicalize_name(package))
+        matches: list[dict[str, Any]] = []
+        needle = query.lower()
+        for chunk in chunks.select_related("job").order_by("-job__enqueued_at", "-id")[:limit]:
+            for line in chunk.text.splitlines():
+                if needle in line.lower():
+                    matches.append(
+                        {
+                            "job": chunk.job_id,
+                            "package": f"{chunk.job.name}=={chunk.job.version}",
+                            "attempt": chunk.attempt,
+                            "chunk": chunk.pk,
+                            "line": line[:2000],
+                        }
+                    )
+                    if len(matches) >= limit:
+                        return Response({"q": query, "matches": matches})
+        return Response({"q": query, "matches": matches})

@@ -1,0 +1,339 @@
+"""What remote build workers call: claim jobs, report on them, stream logs, fetch the build
+environment's wheels and hand in the wheels they built.
+
+Every report names the worker; one from a worker that no longer holds the job's lease is
+refused with 409, so the lease, not the messenger, decides who builds a job.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builds import queue as build_queue
+from builds.claims import claim_to_json
+from builds.images import MACHINE_TO_DEBIAN
+from builds.index.pages import file_url
+from builds.models import BuildJob, LogChunk
+from builds.wheel_upload import WheelUploadError, store_built_wheel
+from builds.worker import ClaimedJob, LocalBuildQueue, build_environment
+from refinery.lib.api_auth import IsWorkerOrOperator
+from refinery.lib.api_errors import first_error
+from refinery.lib.api_schema import ErrorSerializer
+from refinery.lib.state_machine import IllegalTransition
+
+MAX_POP = 100
+_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
+_KNOWN_ARCHES = frozenset(MACHINE_TO_DEBIAN) | {platform.machine()}
+
+
+def _error(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"error": message}, status=code)
+
+
+def _holds_lease(job_id: int, worker: str) -> bool:
+    return BuildJob.objects.filter(
+        pk=job_id, lease_owner=worker, status__in=BuildJob.LEASED_STATUSES
+    ).exists()
+
+
+def _not_held(job_id: int, worker: str) -> Response:
+    job = BuildJob.objects.filter(pk=job_id).only("status", "lease_owner").first()
+    if job is None:
+        return _error(f"job_id: build job {job_id} does not exist", status.HTTP_404_NOT_FOUND)
+    return _error(
+        f"build job {job_id} is {job.status} and leased to {job.lease_owner or 'nobody'}, "
+        f"not {worker}",
+        status.HTTP_409_CONFLICT,
+    )
+
+
+class ClaimedJobSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    attempt = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    python_tag = serializers.CharField()
+    platform_tag = serializers.CharField()
+    target_python = serializers.CharField()
+    target_platform = serializers.CharField()
+    sdist_url = serializers.URLField()
+    sdist_sha256 = serializers.CharField()
+    recipes = serializers.ListField(child=serializers.DictField())
+    index_urls = serializers.ListField(child=serializers.CharField())
+    source_date_epoch = serializers.IntegerField()
+    build_requires = serializers.ListField(child=serializers.CharField())
+
+
+class BuildQueuePopView(APIView):
+    """Lease up to ``max`` due jobs to a worker (attempts + 1), highest priority first;
+    ``arch`` (repeatable) limits them to targets the worker's runner can build."""
+
+    permission_classes = [IsWorkerOrOperator]
+
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter("max", OpenApiTypes.INT, description=f"1 to {MAX_POP} (default 1)"),
+            OpenApiParameter("worker", OpenApiTypes.STR, description="the worker's id"),
+            OpenApiParameter(
+                "arch", OpenApiTypes.STR, many=True, description="e.g. s390x; default: any"
+            ),
+        ],
+        responses={
+            200: inline_serializer(
+                "BuildQueuePop",
+                {
+                    "jobs": ClaimedJobSerializer(many=True),
+                    "lease_seconds": serializers.IntegerField(),
+                },
+            ),
+            400: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        raw = request.query_params.get("max", "1")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_POP:
+            return _error(f"max: {raw!r} is not an integer from 1 to {MAX_POP}")
+        worker = request.query_params.get("worker", "")
+        if not 1 <= len(worker) <= 200:
+            return _error("worker: the worker's id (1 to 200 characters) is required")
+        arches = request.query_params.getlist("arch") or None
+        unknown = sorted(set(arches or []) - _KNOWN_ARCHES)
+        if unknown:
+            return _error(f"arch: {unknown[0]!r} is not one of {', '.join(sorted(_KNOWN_ARCHES))}")
+        jobs: list[ClaimedJob] = LocalBuildQueue(arches=arches).claim(worker, int(raw))
+        return Response(
+            {
+                "jobs": [claim_to_json(job) for job in jobs],
+                "lease_seconds": settings.BUILD_LEASE_SEC,
+            }
+        )
+
+
+REPORTS = ("heartbeat", "building", "built", "failed", "released")
+
+
+class BuildReportSerializer(serializers.Serializer[Any]):
+    job_id = serializers.IntegerField(min_value=1)
+    worker = serializers.CharField(max_length=200)
+    status = serializers.ChoiceField(choices=REPORTS)
+    reason = serializers.ChoiceField(
+        choices=[r for r in BuildJob.FailureReason.values if r], required=False
+    )
+    error = serializers.CharField(required=False, allow_blank=True, max_length=20_000, default="")
+    message = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["status"] == "failed" and not attrs.get("reason"):
+            raise serializers.ValidationError({"reason": "a failed report needs its reason"})
+        return attrs
+
+
+class BuildStatusView(APIView):
+    """A worker's report on a job it holds: ``heartbeat`` (the answer says whether it still
+    holds it: ``ok``, or the job's status, e.g. ``cancelled``), ``building``, ``built``,
+    ``failed`` (with a reason) or ``released`` (given back unbuilt)."""
+
+    permission_classes = [IsWorkerOrOperator]
+
+    @extend_schema(
+        request=BuildReportSerializer,
+        responses={
+            200: inline_serializer(
+                "BuildReportResult",
+                {"job_id": serializers.IntegerField(), "state": serializers.CharField()},
+            ),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        form = BuildReportSerializer(data=request.data)
+        if not form.is_valid():
+            return _error(first_error(form.errors))
+        data = form.validated_data
+        job_id, worker, report = data["job_id"], data["worker"], data["status"]
+        queue = LocalBuildQueue()
+        if report == "heartbeat":
+            state = queue.heartbeat(job_id, worker)
+            if state == "gone":
+                return _error(f"job_id: build job {job_id} does not exist", 404)
+            return Response({"job_id": job_id, "state": state})
+        if not _holds_lease(job_id, worker):
+            return _not_held(job_id, worker)
+        try:
+            if report == "building":
+                queue.start(job_id, worker)
+            elif report == "built":
+                queue.complete(job_id, worker, data["message"])
+            elif report == "failed":
+                queue.fail(job_id, worker, reason=data["reason"], error=data["error"])
+            else:
+                queue.release(job_id, worker)
+        except (IllegalTransition, build_queue.QueueError) as exc:
+            return _error(str(exc), status.HTTP_409_CONFLICT)
+        state = BuildJob.objects.values_list("status", flat=True).get(pk=job_id)
+        return Response({"job_id": job_id, "state": state})
+
+
+class LogChunkUploadSerializer(serializers.Serializer[Any]):
+    job_id = serializers.IntegerField(min_value=1)
+    worker = serializers.CharField(max_length=200)
+    attempt = serializers.IntegerField(min_value=1)
+    seq = serializers.IntegerField(min_value=0)
+    text = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
+
+
+class LogStreamView(APIView):
+    """Append a chunk of a running build's output. Chunks are numbered per attempt; sending
+    one again (a retry after a lost answer) is acknowledged and stores nothing twice."""
+
+    permission_classes = [IsWorkerOrOperator]
+
+    @extend_schema(
+        request=LogChunkUploadSerializer,
+        responses={
+            201: inline_serializer("LogChunkStored", {"stored": serializers.BooleanField()}),
+            200: inline_serializer("LogChunkKnown", {"stored": serializers.BooleanField()}),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        form = LogChunkUploadSerializer(data=request.data)
+        if not form.is_valid():
+            return _error(first_error(form.errors))
+        data = form.validated_data
+        if not _holds_lease(data["job_id"], data["worker"]):
+            return _not_held(data["job_id"], data["worker"])
+        try:
+            with transaction.atomic():
+                LogChunk.objects.create(
+                    job_id=data["job_id"],
+                    attempt=data["attempt"],
+                    seq=data["seq"],
+                    text=data["text"],
+                    created_at=timezone.now(),
+                )
+        except IntegrityError:
+            return Response({"stored": False}, status=status.HTTP_200_OK)
+        return Response({"stored": True}, status=status.HTTP_201_CREATED)
+
+
+class WheelhouseView(APIView):
+    """The job's build environment: ``name==version`` pins and our wheels of them, with the
+    URLs to fetch them from (each verified by its sha256)."""
+
+    permission_classes = [IsWorkerOrOperator]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("worker", OpenApiTypes.STR, required=True)],
+        responses={
+            200: inline_serializer(
+                "Wheelhouse",
+                {
+                    "pins": serializers.ListField(child=serializers.CharField()),
+                    "wheels": inline_serializer(
+                        "WheelhouseWheel",
+                        {
+                            "filename": serializers.CharField(),
+                            "sha256": serializers.CharField(),
+                            "url": serializers.URLField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        worker = request.query_params.get("worker", "")
+        if not _holds_lease(pk, worker):
+            return _not_held(pk, worker)
+        pins, wheels = build_environment(pk)
+        return Response(
+            {
+                "pins": pins,
+                "wheels": [
+                    {
+                        "filename": wheel.filename,
+                        "sha256": wheel.sha256,
+                        "url": request.build_absolute_uri(
+                            "/" + file_url(wheel).removeprefix("../../")
+                        ),
+                    }
+                    for wheel in wheels
+                ],
+            }
+        )
+
+
+class BuiltWheelSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField()
+    worker = serializers.CharField(max_length=200)
+    provenance = serializers.CharField(
+        required=False, default="{}", help_text="JSON object: how the wheel was built"
+    )
+
+    def validate_provenance(self, value: str) -> dict[str, Any]:
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(f"not JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return parsed
+
+
+class BuiltWheelView(APIView):
+    """Hand in a wheel built (and repaired) for a job the worker holds; it is checked like
+    any upload and stored content-addressed."""
+
+    permission_classes = [IsWorkerOrOperator]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": BuiltWheelSerializer},
+        responses={
+            201: inline_serializer("BuiltWheelStored", {"sha256": serializers.CharField()}),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        form = BuiltWheelSerializer(data=request.data)
+        if not form.is_valid():
+            return _error(first_error(form.errors))
+        data = form.validated_data
+        if not _holds_lease(pk, data["worker"]):
+            return _not_held(pk, data["worker"])
+        upload = data["file"]
+        job = BuildJob.objects.select_related("target").get(pk=pk)
+        try:
+            artifact = store_built_wheel(job, upload, upload.name or "", data["provenance"])
+        except WheelUploadError as exc:
+            return _error(f"file: {exc}")
+        return Response({"sha256": artifact.sha256}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,34 @@
+"""The hint catalog over HTTP: anyone may read it (while reads are open), staff edit it."""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import generics
+
+from hints.api.serializers import HintSerializer
+from hints.models import Hint
+from refinery.lib.api_auth import IsOperator
+from refinery.lib.api_pagination import StrictLimitOffsetPagination
+
+
+class HintListView(generics.ListCreateAPIView[Hint]):
+    """Hints by name (GET; filter ``scope``, ``package``, ``enabled``, ``source``), or a new
+    one (POST, staff). Creating one with a name in use is a 400 naming the field."""
+
+    queryset = Hint.objects.all()
+    serializer_class = HintSerializer
+    permission_classes = [IsOperator]
+    pagination_class = StrictLimitOffsetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["scope", "package", "enabled", "source"]
+
+    def perform_create(self, serializer: HintSerializer) -> None:  # type: ignore[override]
+        serializer.save(source=Hint.Source.MANUAL)
+
+
+class HintDetailView(generics.RetrieveUpdateDestroyAPIView[Hint]):
+    """One hint: read, replace (PUT), change (PATCH) or delete (staff)."""
+
+    queryset = Hint.objects.all()
+    serializer_class = HintSerializer
+    permission_classes = [IsOperator]
