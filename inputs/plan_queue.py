@@ -94,6 +94,14 @@ def replan(
     return pending
 
 
+def queue_for_planning(pending: PendingInput) -> PendingInput:
+    """An operator's "plan this": a pending input's first plan, or a new plan version of a
+    planned or failed one."""
+    if pending.status == Status.PENDING:
+        return enqueue_plan(pending)
+    return replan(pending)
+
+
 _POP_SQL = """
 WITH picked AS (
     SELECT id FROM {table}

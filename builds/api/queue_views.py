@@ -7,7 +7,12 @@ from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,7 +31,14 @@ from builds.models import Artifact, BuildEvent
 from builds.stats import build_queue_stats
 from builds.worker_trigger import TriggerError, smoke, trigger
 from inputs.api.serializers import PendingInputSerializer
-from inputs.plan_queue import clear_plan_queue, plan_queue_stats, waiting_for_planning
+from inputs.models import PendingInput
+from inputs.plan_queue import (
+    PlanQueueError,
+    clear_plan_queue,
+    plan_queue_stats,
+    queue_for_planning,
+    waiting_for_planning,
+)
 from plans.models import Target
 from refinery.lib.api_auth import IsOperator, IsReader, actor_of
 from refinery.lib.api_errors import first_error
@@ -138,18 +150,28 @@ class QueueStatsView(APIView):
         )
 
 
+_ENQUEUED = PolymorphicProxySerializer(
+    component_name="Enqueued",
+    serializers=[BuildJobSerializer, PendingInputSerializer],
+    resource_type_field_name=None,
+)
+
+
 class QueueEnqueueView(APIView):
-    """Queue a build of ``name==version`` for a target (default: the default target); one
-    already queued is returned, raised to the higher priority."""
+    """Queue a build of ``name==version`` for a target (default: the default target; one
+    already queued is returned, raised to the higher priority), or with ``queue: plan`` an
+    input for planning (a planned or failed one for a new plan version)."""
 
     permission_classes = [IsOperator]
 
     @extend_schema(
         request=QueueEnqueueSerializer,
         responses={
-            201: BuildJobSerializer,
-            200: BuildJobSerializer,
+            201: _ENQUEUED,
+            200: _ENQUEUED,
             400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
             **_REFUSALS,
         },
     )
@@ -158,6 +180,13 @@ class QueueEnqueueView(APIView):
         if not form.is_valid():
             return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
         data = form.validated_data
+        if data["queue"] == "plan":
+            pending = generics.get_object_or_404(PendingInput, pk=data["input_id"])
+            try:
+                pending = queue_for_planning(pending)
+            except PlanQueueError as exc:
+                return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+            return Response(PendingInputSerializer(pending).data)
         slug = data.get("target")
         index_target = parse_slug(slug) if slug else default_target()
         if index_target is None:

@@ -152,14 +152,29 @@ class EnqueueSummarySerializer(serializers.Serializer[Any]):
 
 
 class QueueEnqueueSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200)
-    version = serializers.CharField(max_length=100)
+    """A build (``name``, ``version``, optional ``target`` and ``priority``), or with
+    ``queue: plan`` an uploaded input (``input_id``) for planning."""
+
+    queue = serializers.ChoiceField(choices=["build", "plan"], default="build")
+    input_id = serializers.IntegerField(min_value=1, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    version = serializers.CharField(max_length=100, required=False)
     target = serializers.CharField(
         required=False, max_length=80, help_text="e.g. cp311-manylinux_2_17_s390x; default target"
     )
     priority = serializers.ChoiceField(
         choices=[str(p.label) for p in Priority], required=False, default="normal"
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["queue"] == "plan":
+            if "input_id" not in attrs:
+                raise serializers.ValidationError({"input_id": "the input to plan is required"})
+            return attrs
+        for field in ("name", "version"):
+            if not attrs.get(field):
+                raise serializers.ValidationError({field: "This field is required."})
+        return attrs
 
 
 class QueueClearSerializer(serializers.Serializer[Any]):

@@ -19,11 +19,10 @@ from inputs.api.serializers import (
 from inputs.models import PendingInput
 from inputs.plan_queue import (
     PlanQueueError,
-    enqueue_plan,
     heartbeat_planning,
     mark_planning_failed,
+    queue_for_planning,
     release_planning,
-    replan,
 )
 from inputs.services import UploadError, upload_requirements
 from refinery.lib.api_auth import (
@@ -124,10 +123,7 @@ class PendingInputEnqueuePlanView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         pending = generics.get_object_or_404(PendingInput, pk=pk)
         try:
-            if pending.status == PendingInput.Status.PENDING:
-                pending = enqueue_plan(pending)
-            else:
-                pending = replan(pending)
+            pending = queue_for_planning(pending)
         except PlanQueueError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(PendingInputSerializer(pending).data)

@@ -132,3 +132,19 @@ def test_recent_and_history_show_events_newest_first_and_search_them(client):
     assert [e["job"] for e in found] == [six.pk]
     by_worker = client.get("/api/history?run_id=runner-1&status=leased").json()["results"]
     assert sorted(e["job"] for e in by_worker) == sorted([six.pk, idna.pk])
+
+
+def test_the_plan_queue_takes_an_input_through_the_same_enqueue(staff_api, settings):
+    settings.LOCAL_PLANNING = False
+    pending = PendingInputFactory()
+    queued = staff_api.post(
+        "/api/queue/enqueue", {"queue": "plan", "input_id": pending.pk}, format="json"
+    )
+    assert queued.status_code == 200
+    assert queued.json()["status"] == "planning"
+    busy = staff_api.post(
+        "/api/queue/enqueue", {"queue": "plan", "input_id": pending.pk}, format="json"
+    )
+    assert busy.status_code == 409
+    missing = staff_api.post("/api/queue/enqueue", {"queue": "plan"}, format="json")
+    assert missing.json() == {"error": "input_id: the input to plan is required"}
