@@ -324,11 +324,6 @@ class IndexClient:
     def project_future(self, name: str) -> Future[ProjectPage]:
         return self._page_future(name)
 
-    def prefetch(self, names: Iterable[str]) -> None:
-        """Start loading these project pages in the background."""
-        for name in names:
-            self._page_future(name)
-
     def project(self, name: str) -> ProjectPage:
         return self._page_future(name).result()
 
