@@ -112,16 +112,6 @@ class IsOperator(BasePermission):
         return is_staff(request)
 
 
-class IsWorker(BasePermission):
-    """Endpoints only workers call (they report on leases they hold)."""
-
-    message = "this endpoint is for workers (X-Worker-Token)"
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        _refuse_anonymous(request)
-        return is_worker(request)
-
-
 class IsWorkerOrOperator(BasePermission):
     message = "this endpoint is for workers (X-Worker-Token) and staff"
 
