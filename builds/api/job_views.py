@@ -3,6 +3,7 @@ plan's builds (all of them, or one node)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.db.models import Prefetch
@@ -30,8 +31,6 @@ from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.state_machine import IllegalTransition
 
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
-
 
 class BuildListView(generics.ListAPIView[BuildJob]):
     """Build jobs, newest first. Filters: ``package``, ``version``, ``status`` (repeatable),
@@ -57,11 +56,13 @@ class BuildDetailView(generics.RetrieveAPIView[BuildJob]):
     permission_classes = [IsReader]
 
 
-class _JobActionView(APIView):
+class _JobActionView(APIView, ABC):
+    """POST runs the view's queue operation on the job, in the caller's name."""
+
     permission_classes = [IsOperator]
 
-    def act(self, job: BuildJob, actor: str) -> BuildJob:
-        raise NotImplementedError  # each action view says what it does
+    @abstractmethod
+    def act(self, job: BuildJob, actor: str) -> BuildJob: ...
 
     @extend_schema(
         request=None,
@@ -69,7 +70,6 @@ class _JobActionView(APIView):
             200: BuildJobSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -118,7 +118,6 @@ class PlanEnqueueBuildsView(APIView):
             200: EnqueueSummarySerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -142,7 +141,6 @@ class PlanEnqueueBuildView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:

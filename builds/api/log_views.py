@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from packaging.utils import canonicalize_name
@@ -15,12 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds.api.serializers import LogChunkSerializer
+from builds.log_sink import job_log
 from builds.models import BuildJob, LogChunk
 from refinery.lib.api_auth import IsReader
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
 _MAX_SEARCH = 200
 
 
@@ -70,7 +70,6 @@ class LogView(APIView):
             ),
             400: ErrorSerializer,
             404: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def get(self, request: Request, name: str, version: str) -> Response:
@@ -84,14 +83,13 @@ class LogView(APIView):
         chunks = LogChunk.objects.filter(job=job)
         if attempt is not None:
             chunks = chunks.filter(attempt=attempt)
-        rows = list(chunks.order_by("attempt", "seq").values_list("id", "text"))
         return Response(
             {
                 "job": job.pk,
                 "status": job.status,
                 "attempts": job.attempts,
-                "text": "".join(text for _, text in rows),
-                "next_since": max((pk for pk, _ in rows), default=0),
+                "text": job_log(job.pk, attempt),
+                "next_since": chunks.aggregate(last=Max("id"))["last"] or 0,
             }
         )
 
@@ -117,7 +115,6 @@ class LogChunksView(APIView):
             ),
             400: ErrorSerializer,
             404: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def get(self, request: Request, name: str, version: str) -> Response:
@@ -170,7 +167,6 @@ class LogSearchView(APIView):
                 },
             ),
             400: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def get(self, request: Request) -> Response:

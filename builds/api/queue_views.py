@@ -47,7 +47,6 @@ from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.priority import Priority
 from refinery.lib.queue_stats import QueueStats
 
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
 QUEUES = ("build", "plan")
 
 
@@ -106,7 +105,6 @@ class QueueListView(APIView):
                 },
             ),
             400: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def get(self, request: Request) -> Response:
@@ -138,7 +136,6 @@ class QueueStatsView(APIView):
     @extend_schema(
         responses={
             200: inline_serializer("BothQueueStats", {"build": _STATS, "plan": _STATS}),
-            **_REFUSALS,
         }
     )
     def get(self, request: Request) -> Response:
@@ -172,7 +169,6 @@ class QueueEnqueueView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -228,7 +224,6 @@ class QueueClearView(APIView):
                 {"queue": serializers.CharField(), "cleared": serializers.IntegerField()},
             ),
             400: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -261,7 +256,6 @@ class SummaryView(APIView):
                     "target": serializers.CharField(),
                 },
             ),
-            **_REFUSALS,
         }
     )
     def get(self, request: Request) -> Response:
@@ -287,7 +281,7 @@ class RecentView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("limit", OpenApiTypes.INT)],
-        responses={200: BuildEventSerializer(many=True), 400: ErrorSerializer, **_REFUSALS},
+        responses={200: BuildEventSerializer(many=True), 400: ErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         limit = StrictLimitOffsetPagination().get_limit(request)
@@ -326,7 +320,6 @@ class WorkerTriggerView(APIView):
             ),
             400: ErrorSerializer,
             502: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -365,7 +358,6 @@ class WorkerSmokeView(APIView):
                     "webhook": serializers.CharField(allow_null=True),
                 },
             ),
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:

@@ -33,8 +33,6 @@ from refinery.lib.api_errors import first_error
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
-
 
 class WheelUploadView(APIView):
     """Upload a wheel (multipart ``file``, optional ``target``); 201 stored, 200 already there."""
@@ -51,7 +49,6 @@ class WheelUploadView(APIView):
             200: WheelUploadResultSerializer,
             400: ErrorSerializer,
             429: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -94,7 +91,6 @@ class ArtifactYankView(APIView):
             200: YankResultSerializer,
             400: ErrorSerializer,
             404: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -109,9 +105,7 @@ class ArtifactYankView(APIView):
 class ArtifactUnyankView(APIView):
     permission_classes = [IsOperator]
 
-    @extend_schema(
-        request=None, responses={200: YankResultSerializer, 404: ErrorSerializer, **_REFUSALS}
-    )
+    @extend_schema(request=None, responses={200: YankResultSerializer, 404: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         artifact = get_object_or_404(Artifact, pk=pk)
         changed = publishing.unyank(artifact)
@@ -152,7 +146,7 @@ class ManifestView(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
-        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, **_REFUSALS},
+        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer},
     )
     def get(self, request: Request, pk: int) -> Response:
         plan = get_object_or_404(Plan.objects.select_related("target"), pk=pk)

@@ -35,7 +35,6 @@ from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.state_machine import IllegalTransition
 
 MAX_POP = 100
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
 _KNOWN_ARCHES = frozenset(MACHINE_TO_DEBIAN) | {platform.machine()}
 
 
@@ -101,7 +100,6 @@ class BuildQueuePopView(APIView):
                 },
             ),
             400: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -160,7 +158,6 @@ class BuildStatusView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -214,7 +211,6 @@ class LogStreamView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -264,7 +260,6 @@ class WheelhouseView(APIView):
             ),
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -320,7 +315,6 @@ class BuiltWheelView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:

@@ -85,9 +85,6 @@ class RequirementsUploadView(APIView):
         )
 
 
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
-
-
 class PendingInputListView(generics.ListAPIView[PendingInput]):
     """Uploaded inputs, newest first; filter by status, kind, target and upload time."""
 
@@ -117,7 +114,6 @@ class PendingInputEnqueuePlanView(APIView):
             200: PendingInputSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -142,7 +138,6 @@ class PendingInputStatusView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
-            **_REFUSALS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:

@@ -69,16 +69,13 @@ class ConfigSerializer(serializers.Serializer[Any]):
     environment = serializers.DictField()
 
 
-_REFUSALS = {401: ErrorSerializer, 403: ErrorSerializer}
-
-
 class ConfigView(APIView):
     """What the refinery is configured to do (never a secret): target, planning and build
     settings, storage and environment, with runtime settings applied."""
 
     permission_classes = [IsReader]
 
-    @extend_schema(responses={200: ConfigSerializer, **_REFUSALS})
+    @extend_schema(responses={200: ConfigSerializer})
     def get(self, request: Request) -> Response:
         return Response(public_config())
 
@@ -132,13 +129,13 @@ class SettingsView(APIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(responses={200: _SETTINGS, **_REFUSALS})
+    @extend_schema(responses={200: _SETTINGS})
     def get(self, request: Request) -> Response:
         return Response(_settings_body())
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: _SETTINGS, 400: ErrorSerializer, **_REFUSALS},
+        responses={200: _SETTINGS, 400: ErrorSerializer},
     )
     def patch(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -154,7 +151,7 @@ class SettingsView(APIView):
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: _SETTINGS, 400: ErrorSerializer, **_REFUSALS},
+        responses={200: _SETTINGS, 400: ErrorSerializer},
     )
     def put(self, request: Request) -> Response:
         return self.patch(request)
