@@ -1,8 +1,10 @@
 """Wheels into the store: repair (auditwheel), validate, hash, and keep content-addressed.
 
 Stored at ``cas/sha256/ab/cd/<sha256>`` through Django storage (filesystem or S3). A wheel
-whose bytes are already stored is not stored again; a rebuild with other bytes is a new
-``Artifact``, and the old one stays retrievable by its hash.
+whose bytes are already stored is not stored again. As on PyPI, a file name stands for one
+content forever (pip caches and lock files rely on it): other bytes under a published name
+are refused (``FilenameTaken``), by this check and by the database's unique constraint when
+two arrive at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -38,6 +41,17 @@ from refinery.lib.target_env import TargetEnvironment, platform_arch
 
 class ArtifactError(Exception):
     """The wheel cannot be stored as it is; the message says why."""
+
+
+class FilenameTaken(ArtifactError):
+    """Other bytes are already published under this name (``published_sha256``)."""
+
+    def __init__(self, filename: str, published_sha256: str, sha256: str) -> None:
+        super().__init__(
+            f"{filename}: a different file of that name is already published "
+            f"(sha256 {published_sha256}; this one is {sha256})"
+        )
+        self.published_sha256 = published_sha256
 
 
 class LibrariesElsewhere(ArtifactError):
@@ -114,6 +128,12 @@ def read_core_metadata(path: Path) -> str:
                 raise ArtifactError(
                     f"{path.name}: expected one .dist-info/METADATA, found {len(members)}"
                 )
+            size = archive.getinfo(members[0]).file_size
+            if size > settings.WHEEL_MAX_METADATA_BYTES:
+                raise ArtifactError(
+                    f"{path.name}: {members[0]} is {size} bytes, over the limit of "
+                    f"{settings.WHEEL_MAX_METADATA_BYTES} (WHEEL_MAX_METADATA_BYTES)"
+                )
             return archive.read(members[0]).decode("utf-8")
     except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path.name}: not a readable wheel: {exc}") from None
@@ -169,6 +189,7 @@ def store_wheel(
     existing = Artifact.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing
+    _check_name_free(filename, sha256)
     key = cas_key(sha256)
     wrote = False
     if not default_storage.exists(key):
@@ -194,10 +215,19 @@ def store_wheel(
             )
     except IntegrityError:
         concurrent = Artifact.objects.filter(sha256=sha256).first()
-        if concurrent is None:  # not the duplicate we allow for: a real integrity problem
-            raise
-        return concurrent  # stored by a concurrent worker
+        if concurrent is not None:
+            return concurrent  # the same bytes, stored by a concurrent worker
+        if wrote:
+            default_storage.delete(key)
+        _check_name_free(filename, sha256)  # other bytes took the name a moment before us
+        raise
     except BaseException:
         if wrote:
             default_storage.delete(key)
         raise
+
+
+def _check_name_free(filename: str, sha256: str) -> None:
+    published = Artifact.objects.filter(filename=filename).exclude(sha256=sha256).first()
+    if published is not None:
+        raise FilenameTaken(filename, published.sha256, sha256)

@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from builds.runners.base import BuildSpec
 from builds.worker import ClaimedJob
+from hints.recipes import validate_recipes
+from refinery.lib.pins import name_problem, version_problem
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -58,12 +62,18 @@ def claim_from_json(data: Any) -> ClaimedJob:
     if not url.startswith(("https://", "http://")):
         raise ClaimFormatError(f"claimed job {job_id}: sdist_url is not an http(s) URL")
     recipes = _field(data, "recipes", list)
-    if not all(isinstance(r, dict) for r in recipes):
-        raise ClaimFormatError(f"claimed job {job_id}: recipes must be objects")
+    try:
+        validate_recipes(recipes)
+    except ValidationError as exc:
+        raise ClaimFormatError(f"claimed job {job_id}: {exc.messages[0]}") from None
+    name, version = _field(data, "name", str), _field(data, "version", str)
+    problem = name_problem(name) or version_problem(version)
+    if problem is not None:
+        raise ClaimFormatError(f"claimed job {job_id}: {problem}")
     spec = BuildSpec(
         job_id=job_id,
-        name=_field(data, "name", str),
-        version=_field(data, "version", str),
+        name=name,
+        version=version,
         python_tag=_field(data, "python_tag", str),
         platform_tag=_field(data, "platform_tag", str),
         sdist_url=url,

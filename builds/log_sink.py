@@ -2,17 +2,31 @@
 
 Lines are buffered and written every ``max_lines`` lines or ``max_seconds`` seconds, so a
 chatty compiler costs a few inserts a second while a reader still sees output promptly.
+
+A build's output is untrusted and unbounded, so every sink keeps it in bounds: a line over
+``LOG_MAX_LINE_CHARS`` is split, and an attempt stores at most ``LOG_MAX_BYTES_PER_ATTEMPT``:
+the first half as it comes, then a line saying the middle is cut, then, at the end, the
+last half (a failure's cause is usually at the very end). The server checks the same bound
+on every chunk it is sent (``store_chunk``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from typing import Protocol
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from builds.models import LogChunk
+
+# Room for the cut markers and a last partial chunk beyond the bound itself.
+_SERVER_SLACK_BYTES = 64 * 1024
 
 
 class LogSink(Protocol):
@@ -21,13 +35,45 @@ class LogSink(Protocol):
     def close(self) -> None: ...
 
 
+class LogLimitExceeded(Exception):
+    """A chunk would take an attempt's stored log past its bound."""
+
+
+def split_long_line(line: str, max_chars: int) -> list[str]:
+    """``line`` (without its newline) in pieces of at most ``max_chars`` characters."""
+    if len(line) <= max_chars:
+        return [line]
+    return [line[start : start + max_chars] for start in range(0, len(line), max_chars)]
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
+
+
 class BatchingSink(ABC):
     """Buffers lines and hands them on as numbered chunks: every ``max_lines`` lines or
-    ``max_seconds`` seconds, whichever comes first, and at ``close``."""
+    ``max_seconds`` seconds, whichever comes first, and at ``close``. Keeps the attempt's
+    output within ``max_bytes`` (head and tail, the cut marked) and splits long lines."""
 
-    def __init__(self, *, first_seq: int = 0, max_lines: int = 200, max_seconds: float = 0.5):
+    def __init__(
+        self,
+        *,
+        first_seq: int = 0,
+        max_lines: int = 200,
+        max_seconds: float = 0.5,
+        max_bytes: int | None = None,
+        max_line_chars: int | None = None,
+    ):
         self.max_lines = max_lines
         self.max_seconds = max_seconds
+        self.max_line_chars = max_line_chars or settings.LOG_MAX_LINE_CHARS
+        budget = max_bytes or settings.LOG_MAX_BYTES_PER_ATTEMPT
+        self._head_left = budget // 2
+        self._tail_budget = budget - budget // 2
+        self._tail: deque[str] = deque()
+        self._tail_bytes = 0
+        self._cut_lines = self._cut_bytes = 0
+        self._cutting = False
         self._lines: list[str] = []
         self._last_flush = time.monotonic()
         self._seq = first_seq
@@ -37,12 +83,34 @@ class BatchingSink(ABC):
         """Store or send chunk number ``seq``."""
 
     def write(self, line: str) -> None:
-        self._lines.append(line if line.endswith("\n") else line + "\n")
+        for piece in split_long_line(line.rstrip("\n"), self.max_line_chars):
+            self._keep(piece + "\n")
         if (
             len(self._lines) >= self.max_lines
             or time.monotonic() - self._last_flush >= self.max_seconds
         ):
             self.flush()
+
+    def _keep(self, line: str) -> None:
+        size = _utf8_size(line)
+        if not self._cutting and size <= self._head_left:
+            self._head_left -= size
+            self._lines.append(line)
+            return
+        if not self._cutting:
+            self._cutting = True
+            self._lines.append(
+                "refinery: the log is over LOG_MAX_BYTES_PER_ATTEMPT "
+                f"({settings.LOG_MAX_BYTES_PER_ATTEMPT} bytes); the middle is cut and "
+                "the last part follows when the build ends\n"
+            )
+        self._tail.append(line)
+        self._tail_bytes += size
+        while self._tail_bytes > self._tail_budget and self._tail:
+            dropped = self._tail.popleft()
+            self._tail_bytes -= _utf8_size(dropped)
+            self._cut_lines += 1
+            self._cut_bytes += _utf8_size(dropped)
 
     def flush(self) -> None:
         self._last_flush = time.monotonic()
@@ -53,7 +121,50 @@ class BatchingSink(ABC):
         self._seq += 1
 
     def close(self) -> None:
+        if self._cutting:
+            self._lines.append(
+                f"refinery: [{self._cut_lines} lines ({self._cut_bytes} bytes) cut here]\n"
+            )
+            self._lines.extend(self._tail)
+            self._tail.clear()
+            self._cutting = False
         self.flush()
+
+
+def attempt_log_bytes(job_id: int, attempt: int) -> int:
+    total = LogChunk.objects.filter(job_id=job_id, attempt=attempt).aggregate(s=Sum("size"))["s"]
+    return int(total or 0)
+
+
+def store_chunk(job_id: int, attempt: int, seq: int, text: str) -> bool:
+    """Store chunk ``seq`` of an attempt's log; False when it was stored before (a resend).
+    Long lines are split here too, whoever sent them; ``LogLimitExceeded`` when the chunk
+    would take the attempt past its bound."""
+    max_chars = settings.LOG_MAX_LINE_CHARS
+    if any(len(line) > max_chars for line in text.split("\n")):
+        text = "".join(
+            piece + "\n" for line in text.splitlines() for piece in split_long_line(line, max_chars)
+        )
+    size = _utf8_size(text)
+    bound = settings.LOG_MAX_BYTES_PER_ATTEMPT + _SERVER_SLACK_BYTES
+    if attempt_log_bytes(job_id, attempt) + size > bound:
+        raise LogLimitExceeded(
+            f"job {job_id} attempt {attempt}: the log would exceed LOG_MAX_BYTES_PER_ATTEMPT "
+            f"({settings.LOG_MAX_BYTES_PER_ATTEMPT} bytes)"
+        )
+    try:
+        with transaction.atomic():
+            LogChunk.objects.create(
+                job_id=job_id,
+                attempt=attempt,
+                seq=seq,
+                text=text,
+                size=size,
+                created_at=timezone.now(),
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 class DatabaseLogSink(BatchingSink):
@@ -68,20 +179,10 @@ class DatabaseLogSink(BatchingSink):
             max_lines=max_lines,
             max_seconds=max_seconds,
         )
+        # Lines written earlier in this attempt (the worker's own notes) count too.
+        self._head_left = max(0, self._head_left - attempt_log_bytes(job_id, attempt))
 
     def deliver(self, seq: int, text: str) -> None:
-        LogChunk.objects.create(
-            job_id=self.job_id,
-            attempt=self.attempt,
-            seq=seq,
-            text=text,
-            created_at=timezone.now(),
-        )
-
-
-def job_log(job_id: int, attempt: int | None = None) -> str:
-    """The whole stored log of a job (one attempt, or all of them in order)."""
-    chunks = LogChunk.objects.filter(job_id=job_id)
-    if attempt is not None:
-        chunks = chunks.filter(attempt=attempt)
-    return "".join(chunks.order_by("attempt", "seq").values_list("text", flat=True))
+        # This sink keeps within the bound; only a log others wrote to as well can be full.
+        with contextlib.suppress(LogLimitExceeded):
+            store_chunk(self.job_id, self.attempt, seq, text)

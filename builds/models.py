@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from hints.recipes import validate_recipes
 from plans.models import Plan, Target
 from refinery.lib.priority import Priority
 from refinery.lib.state_machine import Transitions, transition
@@ -118,7 +119,12 @@ class BuildJob(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    recipes = models.JSONField(default=list, blank=True, help_text="Recipes applied to the build.")
+    recipes = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_recipes],
+        help_text="Recipes applied to the build.",
+    )
     failure_reason = models.CharField(
         max_length=32, choices=FailureReason.choices, default=FailureReason.NONE, blank=True
     )
@@ -229,6 +235,7 @@ class LogChunk(models.Model):
     attempt = models.PositiveIntegerField()
     seq = models.PositiveIntegerField(help_text="0, 1, 2 … within the attempt")
     text = models.TextField()
+    size = models.PositiveIntegerField(default=0, help_text="UTF-8 bytes of text")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -244,11 +251,8 @@ class LogChunk(models.Model):
 
 
 class Artifact(models.Model):
-    """A wheel in our store, content-addressed by its sha256.
-
-    A rebuild that yields different bytes is a new row; earlier rows stay, so every wheel
-    ever served can still be fetched by its hash.
-    """
+    """A wheel in our store, content-addressed by its sha256, under a file name that is
+    never reused for other bytes."""
 
     class Origin(models.TextChoices):
         BUILT = "built"
@@ -284,6 +288,9 @@ class Artifact(models.Model):
         ordering = ["name", "version", "filename"]
         constraints = [
             models.UniqueConstraint(fields=["sha256"], name="artifact_unique_sha256"),
+            # One name, one content, for good: every index shows every compatible artifact
+            # whatever target it was made for, so the name is unique across the store.
+            models.UniqueConstraint(fields=["filename"], name="artifact_unique_filename"),
         ]
         indexes = [
             # Simple index pages and "is it in our store?": a target's files of one project.

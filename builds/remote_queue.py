@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from builds import queue as build_queue
-from builds.artifacts import file_sha256
+from builds.artifacts import FilenameTaken, file_sha256
 from builds.claims import ClaimFormatError, claim_from_json
 from builds.log_sink import BatchingSink
 from builds.worker import ClaimedJob
@@ -151,6 +151,12 @@ class HttpBuildQueue:
                 )
             except LeaseConflict as exc:
                 raise LeaseLost(str(exc)) from None
+            except ApiError as exc:
+                if exc.body.get("code") == "filename_taken":
+                    raise FilenameTaken(
+                        wheel.name, str(exc.body["published_sha256"]), file_sha256(wheel)
+                    ) from None
+                raise
         return str(response.json()["sha256"])
 
     def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:

@@ -1,11 +1,16 @@
 """Wheels uploaded by operators: checked completely before a byte is stored.
 
 The filename must parse as a wheel with valid tags; the archive must be a sane zip (no path
-traversal, no links, no absurd compression, within the size limits); its one ``.dist-info``
-must match the filename; ``METADATA`` must name the same project and version, ``WHEEL`` the
+traversal, no links, within the member count, the unpacked size and the compression ratio
+both per member and for the whole archive); its one ``.dist-info`` must match the filename;
+``METADATA`` (within its size limit) must name the same project and version, ``WHEEL`` the
 same tags; and ``RECORD`` must list every file with the right hash and size (pypa's
-``installer`` checks that part, as pip would at install). Only then does the wheel go into
-the content-addressed store, and from there into the index.
+``installer`` checks that part, streaming each member, as pip would at install). Only then
+does the wheel go into the content-addressed store, and from there into the index. A file
+name stands for one content: other bytes under a published name are a conflict.
+
+Nothing is read whole into memory but the small ``.dist-info`` files, after their sizes are
+checked; messages name the file and the member, never a server path.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from packaging.tags import parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from builds.artifacts import ArtifactError, store_wheel
+from builds.artifacts import ArtifactError, FilenameTaken, store_wheel
 from builds.index.catalog import IndexTarget, default_target
 from builds.models import Artifact, BuildJob
 from plans.models import Target
@@ -36,10 +41,21 @@ from plans.models import Target
 _CHUNK = 1 << 20
 _TAG_PART = re.compile(r"[a-z0-9_]+")
 _RATIO_CHECK_FROM = 1 << 20  # small members may compress absurdly well and still be honest
+# The .dist-info files read whole: WHEEL is a few lines, RECORD a line per member.
+_WHEEL_FILE_MAX_BYTES = 64 * 1024
+_RECORD_MAX_BYTES = 32 * 1024 * 1024
 
 
 class WheelUploadError(Exception):
     """The upload is refused; the message is the one line the uploader sees."""
+
+
+class WheelConflict(WheelUploadError):
+    """Other bytes are already published under this file name (HTTP 409)."""
+
+    def __init__(self, message: str, published_sha256: str) -> None:
+        super().__init__(message)
+        self.published_sha256 = published_sha256
 
 
 @dataclass(frozen=True)
@@ -69,26 +85,34 @@ def upload_wheel(
         other = Artifact.objects.filter(filename=filename).first()
         if other is not None:
             # As on PyPI, a file name stands for one content: pip and lock files rely on it.
-            raise WheelUploadError(
-                f"{filename}: a different file of that name is already stored "
-                f"(sha256 {other.sha256})"
+            raise WheelConflict(
+                f"{filename}: a different file of that name is already published "
+                f"(sha256 {other.sha256})",
+                other.sha256,
             )
         name, version = inspect_wheel(path)
         target_row, _ = Target.objects.get_or_create(
             python_version=index_target.python_version, platform_tag=index_target.platform_tag
         )
-        try:
-            artifact = store_wheel(
-                path,
-                target=target_row,
-                origin=Artifact.Origin.UPLOADED,
-                name=name,
-                version=version,
-                provenance={"uploaded_by": uploader} if uploader else {},
-            )
-        except ArtifactError as exc:
-            raise WheelUploadError(str(exc)) from None
+        artifact = _store(
+            path,
+            target=target_row,
+            origin=Artifact.Origin.UPLOADED,
+            name=name,
+            version=version,
+            provenance={"uploaded_by": uploader} if uploader else {},
+        )
     return WheelUploadResult(artifact, created=artifact.sha256 == digest)
+
+
+def _store(path: Path, **fields: Any) -> Artifact:
+    """``store_wheel`` with its refusals as upload errors (a taken name is a conflict)."""
+    try:
+        return store_wheel(path, **fields)
+    except FilenameTaken as exc:
+        raise WheelConflict(_scrubbed(str(exc), path), exc.published_sha256) from None
+    except ArtifactError as exc:
+        raise WheelUploadError(_scrubbed(str(exc), path)) from None
 
 
 def store_built_wheel(
@@ -101,18 +125,15 @@ def store_built_wheel(
         path = Path(scratch) / filename
         _copy_limited(source, path, filename)
         inspect_wheel(path)
-        try:
-            return store_wheel(
-                path,
-                target=job.target,
-                origin=Artifact.Origin.BUILT,
-                name=job.name,
-                version=job.version,
-                job=job,
-                provenance=provenance,
-            )
-        except ArtifactError as exc:
-            raise WheelUploadError(str(exc)) from None
+        return _store(
+            path,
+            target=job.target,
+            origin=Artifact.Origin.BUILT,
+            name=job.name,
+            version=job.version,
+            job=job,
+            provenance=provenance,
+        )
 
 
 def _scratch() -> Path:
@@ -156,6 +177,18 @@ def _copy_limited(source: BinaryIO, path: Path, filename: str) -> str:
 
 def inspect_wheel(path: Path) -> tuple[str, str]:
     """Every check short of the target's; returns the normalized name and the version."""
+    try:
+        return _inspect(path)
+    except WheelUploadError as exc:
+        raise WheelUploadError(_scrubbed(str(exc), path)) from None
+
+
+def _scrubbed(message: str, path: Path) -> str:
+    """Messages name the file, never where the server keeps it while checking it."""
+    return message.replace(str(path), path.name).replace(str(path.parent) + "/", "")
+
+
+def _inspect(path: Path) -> tuple[str, str]:
     filename = path.name
     name, version, _, tags = parse_wheel_filename(filename)
     try:
@@ -163,14 +196,18 @@ def inspect_wheel(path: Path) -> tuple[str, str]:
     except (zipfile.BadZipFile, OSError) as exc:
         raise WheelUploadError(f"{filename}: not a zip archive: {exc}") from None
     with archive:
-        _check_members(archive, filename)
+        _check_members(archive, filename, path.stat().st_size)
         wheel = WheelFile(archive)
         try:
             dist_info = wheel.dist_info_dir
+        except Exception as exc:  # installer's bad-dist-info error is not exported
+            raise WheelUploadError(f"{filename}: {exc}") from None
+        _check_dist_info_sizes(archive, dist_info, filename)
+        try:
             wheel.validate_record(validate_contents=True)
         except WheelFile.validation_error as exc:
             raise WheelUploadError(f"{filename}: {_first_issue(exc)}") from None
-        except Exception as exc:  # installer's bad-dist-info error is not exported
+        except Exception as exc:
             raise WheelUploadError(f"{filename}: {exc}") from None
         metadata = _read_text(archive, f"{dist_info}/METADATA", filename)
         wheel_info = _read_text(archive, f"{dist_info}/WHEEL", filename)
@@ -191,10 +228,16 @@ def inspect_wheel(path: Path) -> tuple[str, str]:
     return name, str(version)
 
 
-def _check_members(archive: zipfile.ZipFile, filename: str) -> None:
+def _check_members(archive: zipfile.ZipFile, filename: str, archive_size: int) -> None:
+    members = archive.infolist()
+    if len(members) > settings.WHEEL_MAX_MEMBERS:
+        raise WheelUploadError(
+            f"{filename}: {len(members)} members, over the limit of "
+            f"{settings.WHEEL_MAX_MEMBERS} (WHEEL_MAX_MEMBERS)"
+        )
     seen: set[str] = set()
     unpacked = 0
-    for info in archive.infolist():
+    for info in members:
         member = info.filename
         parts = member.split("/")
         if (
@@ -222,6 +265,33 @@ def _check_members(archive: zipfile.ZipFile, filename: str) -> None:
             raise WheelUploadError(
                 f"{filename}: {member!r} expands {ratio:.0f}x, beyond the limit of "
                 f"{settings.WHEEL_MAX_COMPRESSION_RATIO}x (WHEEL_MAX_COMPRESSION_RATIO)"
+            )
+    # Many small members each under the per-member check still add up to a bomb.
+    overall = unpacked / max(archive_size, 1)
+    if unpacked >= _RATIO_CHECK_FROM and overall > settings.WHEEL_MAX_COMPRESSION_RATIO:
+        raise WheelUploadError(
+            f"{filename}: {archive_size} bytes unpack to {unpacked} ({overall:.0f}x), beyond "
+            f"the limit of {settings.WHEEL_MAX_COMPRESSION_RATIO}x (WHEEL_MAX_COMPRESSION_RATIO)"
+        )
+
+
+def _check_dist_info_sizes(archive: zipfile.ZipFile, dist_info: str, filename: str) -> None:
+    """The .dist-info files are read whole (METADATA is stored in the database too):
+    their sizes are checked first."""
+    limits = {
+        "METADATA": (settings.WHEEL_MAX_METADATA_BYTES, " (WHEEL_MAX_METADATA_BYTES)"),
+        "WHEEL": (_WHEEL_FILE_MAX_BYTES, ""),
+        "RECORD": (_RECORD_MAX_BYTES, ""),
+    }
+    for member, (limit, setting) in limits.items():
+        try:
+            size = archive.getinfo(f"{dist_info}/{member}").file_size
+        except KeyError:
+            raise WheelUploadError(f"{filename}: {dist_info}/{member} is missing") from None
+        if size > limit:
+            raise WheelUploadError(
+                f"{filename}: {dist_info}/{member} is {size} bytes, over the limit of "
+                f"{limit}{setting}"
             )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import connection
 from packaging.utils import canonicalize_name
@@ -25,6 +26,7 @@ from packaging.utils import canonicalize_name
 from builds import queue as build_queue
 from builds.artifacts import (
     ArtifactError,
+    FilenameTaken,
     LibrariesElsewhere,
     repair,
     repair_tools,
@@ -36,7 +38,10 @@ from builds.log_sink import DatabaseLogSink, LogSink
 from builds.manifest import write_manifest
 from builds.models import Artifact, BuildDependency, BuildJob
 from builds.runners.base import BuildSpec, Runner, RunResult
+from builds.wheel_upload import WheelUploadError, inspect_wheel
+from hints.recipes import validate_recipes
 from plans.models import Plan, Target
+from refinery.lib.pins import version_problem
 from refinery.lib.state_machine import IllegalTransition
 from refinery.lib.target_env import platform_arch
 
@@ -101,6 +106,18 @@ def build_environment(job_id: int) -> tuple[list[str], list[Artifact]]:
     return [f"{need.name}=={need.version}" for need in needs], wheels
 
 
+def _unbuildable(job: BuildJob, source: dict[str, Any]) -> str | None:
+    """Why a claimed job cannot be handed to a runner as it is, or None. Recipes are checked
+    again here: the rules may have tightened since they were stored."""
+    if not source.get("url"):
+        return "no sdist recorded in its plan"
+    try:
+        validate_recipes(job.recipes)
+    except ValidationError as exc:
+        return f"its recipes are refused: {exc.messages[0]}"
+    return version_problem(job.version)
+
+
 class LocalBuildQueue:
     """The build queue in this refinery's own database.
 
@@ -130,12 +147,13 @@ class LocalBuildQueue:
                 if node.get("source", {}).get("kind") == "sdist"
                 else node.get("sdist", {})
             )
-            if not source.get("url"):
+            problem = _unbuildable(job, source)
+            if problem is not None:
                 build_queue.fail(
                     job.pk,
                     worker_id,
                     reason=BuildJob.FailureReason.BUILD_ERROR,
-                    error=f"{job.name}=={job.version}: no sdist recorded in its plan",
+                    error=f"{job.name}=={job.version}: {problem}",
                     retryable=False,
                 )
                 continue
@@ -293,8 +311,13 @@ def build_one(
             stored = []
             for wheel in result.wheels:
                 try:
+                    inspect_built_wheel(wheel)
                     fixed = _repaired(wheel, job, spec, runner, output, sink, cancelled=beat)
                     stored.append(queue.store(job, fixed, _provenance(job, runner, result, pins)))
+                except FilenameTaken as exc:
+                    # One name, one file: the published one stands and serves this job too.
+                    sink.write(f"worker: {exc}; the published file is kept")
+                    stored.append(exc.published_sha256)
                 except ArtifactError as exc:
                     sink.write(f"worker: {exc}")
                     queue.fail(job.id, worker_id, reason="build_error", error=str(exc))
@@ -304,6 +327,15 @@ def build_one(
     finally:
         beat.stopped.set()
         sink.close()
+
+
+def inspect_built_wheel(wheel: Path) -> None:
+    """A build's wheel gets the checks an upload gets before auditwheel unpacks it: the
+    sdist that made it is untrusted (a zip bomb or a 60 MB METADATA is a build error)."""
+    try:
+        inspect_wheel(wheel)
+    except WheelUploadError as exc:
+        raise ArtifactError(str(exc)) from None
 
 
 def _repaired(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from hints.patterns import PatternError, compile_pattern
 from hints.recipes import validate_recipes
 
 
 def validate_pattern(value: str) -> None:
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValidationError(f"pattern is not a valid regular expression: {exc}") from None
+        compile_pattern(value)
+    except PatternError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 class Hint(models.Model):
@@ -33,7 +32,8 @@ class Hint(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     pattern = models.TextField(
-        validators=[validate_pattern], help_text="Python regular expression."
+        validators=[validate_pattern],
+        help_text="Regular expression (Python syntax) searched line by line, with a time limit.",
     )
     recipes = models.JSONField(default=list, validators=[validate_recipes])
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.GLOBAL)

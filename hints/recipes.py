@@ -18,7 +18,70 @@ RECIPE_TYPES = ("system_packages", "env", "build_requires", "pip_args", "skip")
 
 _DEBIAN_OR_RPM_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.\-]{0,99}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,99}")
-_FORBIDDEN_ENV = frozenset({"PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME"})
+
+# What an ``env`` recipe may set: compiler, linker and library-discovery variables, and a
+# project's own ``*_DIR``/``*_CONFIG``-style pointers to a system library. Anything else is
+# refused, so no hint can steer the builder, pip's sources or TLS.
+ENV_ALLOWED = frozenset(
+    {
+        *("CC", "CXX", "CPP", "FC", "F77", "F90", "LD", "AR", "AS", "NM", "RANLIB", "STRIP"),
+        *("CFLAGS", "CXXFLAGS", "CPPFLAGS", "FFLAGS", "FCFLAGS", "LDFLAGS", "LDSHARED"),
+        *("LIBS", "LDLIBS", "ARFLAGS", "MAKEFLAGS", "NINJAFLAGS", "MAX_JOBS"),
+        *("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "LIBRARY_PATH"),
+        *("PKG_CONFIG", "PKG_CONFIG_PATH"),
+        *("CMAKE_ARGS", "CMAKE_GENERATOR", "CMAKE_BUILD_PARALLEL_LEVEL", "CMAKE_BUILD_TYPE"),
+        *("CMAKE_PREFIX_PATH", "CMAKE_INCLUDE_PATH", "CMAKE_LIBRARY_PATH"),
+        *("SKBUILD_CMAKE_ARGS", "SKBUILD_CMAKE_DEFINE"),
+        *("BLAS", "LAPACK", "ATLAS", "NPY_BLAS_ORDER", "NPY_LAPACK_ORDER", "NPY_NUM_BUILD_JOBS"),
+        *("RUSTFLAGS", "CARGO_BUILD_JOBS"),
+    }
+)
+_ENV_ALLOWED_SUFFIXES = (
+    "_DIR",
+    "_DIRS",
+    "_CONFIG",
+    "_ROOT",
+    "_PREFIX",
+    "_INCLUDE_PATH",
+    "_LIBRARY_PATH",
+    "_NO_EXTENSIONS",
+)
+# Never, whatever the suffix: what the builder itself is told (the job, its sources, where
+# it writes), what steers a package manager or a download (pip, uv, proxies, git, cargo and
+# go sources, XDG config that pip reads), TLS, and the dynamic loader.
+BUILDER_VARIABLES = frozenset(
+    {
+        *("JOB_NAME", "JOB_VERSION", "PYTHON_TAG", "PLATFORM_TAG", "RECIPES", "SDIST_URL"),
+        *("SDIST_SHA256", "INDEX_URLS", "SOURCE_DATE_EPOCH", "BUILD_CONSTRAINTS"),
+        *("REPAIR_WHEEL", "REPAIR_PLAT", "REPAIR_TOOLS", "OUTPUT_DIR", "WORK_DIR"),
+        *("WHEELHOUSE", "REFINERY_BUILD_VENV", "HOME", "PATH", "TMPDIR", "SHELL"),
+    }
+)
+_ENV_DENIED_PREFIXES = (
+    *("PIP_", "UV_", "PYTHON", "PYPI", "VIRTUAL_ENV", "CONDA", "SETUPTOOLS_SCM"),
+    *("HTTP", "FTP_", "ALL_PROXY", "NO_PROXY", "SSL_", "REQUESTS_", "CURL_", "OPENSSL_CONF"),
+    *("GIT_", "CARGO_HOME", "CARGO_NET", "CARGO_HTTP", "CARGO_REGISTR", "CARGO_SOURCE"),
+    *("RUSTUP_", "GOPROXY", "GONOSUMDB", "GOSUMDB", "GOPRIVATE", "GOFLAGS", "GOINSECURE"),
+    *("NPM_", "NODE_", "YARN_", "XDG_", "LD_", "DYLD_", "JOB_", "SDIST_", "REPAIR_"),
+    *("REFINERY_", "INDEX_", "WORKER_", "DATABASE_", "REDIS_", "OBJECT_STORE_", "DJANGO_"),
+)
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why a recipe may not set ``name``, or None when it may."""
+    if not _ENV_NAME.fullmatch(name):
+        return f"{name!r} is not a valid environment variable name"
+    if name in BUILDER_VARIABLES or name.startswith(_ENV_DENIED_PREFIXES):
+        return f"{name} may not be set by a recipe: it steers the builder, its sources or TLS"
+    if name in ENV_ALLOWED or name.endswith(_ENV_ALLOWED_SUFFIXES):
+        return None
+    return (
+        f"{name} may not be set by a recipe: only compiler and library variables "
+        "(CC, CFLAGS, LDFLAGS, PKG_CONFIG_PATH, CMAKE_ARGS, …) and a library's own "
+        "*_DIR / *_CONFIG / *_ROOT / *_PREFIX pointers are"
+    )
+
+
 # pip options a recipe may add; anything that changes where files come from is excluded.
 _PIP_FLAGS = frozenset({"--no-build-isolation", "--use-pep517", "--no-use-pep517"})
 _PIP_CONFIG_SETTING = re.compile(r"--config-settings=[A-Za-z0-9_.\-]+=[^\s]{0,200}")
@@ -69,12 +132,14 @@ def _validate_recipe(index: int, recipe: Any) -> None:
         if not isinstance(variables, dict) or not variables:
             _fail(index, "'vars' must be a non-empty object of NAME: value")
         for name, val in variables.items():
-            if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-                _fail(index, f"{name!r} is not a valid environment variable name")
-            if name in _FORBIDDEN_ENV:
-                _fail(index, f"{name} may not be set by a recipe")
-            if not isinstance(val, str) or len(val) > 1000 or "\x00" in val:
-                _fail(index, f"value of {name} must be a string of at most 1000 characters")
+            problem = env_name_problem(name) if isinstance(name, str) else f"{name!r} is not a name"
+            if problem is not None:
+                _fail(index, problem)
+            if not isinstance(val, str) or len(val) > 1000 or not val.isprintable():
+                _fail(
+                    index,
+                    f"value of {name} must be printable text of at most 1000 characters",
+                )
     elif kind == "build_requires":
         for text in _string_list(index, recipe, "requirements"):
             try:

@@ -11,7 +11,7 @@ from django.urls import URLPattern, path, reverse
 from inputs.forms import RequirementsUploadForm
 from inputs.models import PendingInput
 from inputs.plan_queue import PlanQueueError, enqueue_plan, replan
-from inputs.services import UploadError, upload_requirements
+from inputs.services import UploadError, read_limited, upload_requirements
 from refinery.lib.state_machine import IllegalTransition
 
 
@@ -72,7 +72,7 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
             upload = form.cleaned_data["file"]
             try:
                 result = upload_requirements(
-                    upload.read(),
+                    read_limited(upload, upload.name or "requirements.txt", upload.size),
                     upload.name or "requirements.txt",
                     python_version=form.cleaned_data["python_version"],
                     platform_tag=form.cleaned_data["platform_tag"],

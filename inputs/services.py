@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -50,6 +51,31 @@ def parse_with_limits(content: bytes, target: TargetEnvironment) -> list[ParsedR
         target,
         max_bytes=settings.REQUIREMENTS_MAX_BYTES,
         max_lines=settings.REQUIREMENTS_MAX_LINES,
+    )
+
+
+def read_limited(source: BinaryIO, filename: str, size: int | None = None) -> bytes:
+    """An uploaded requirements file's bytes, refused before it is read whole when it is
+    over ``REQUIREMENTS_MAX_BYTES`` (by ``size`` when known, else by reading one byte more)."""
+    limit = settings.REQUIREMENTS_MAX_BYTES
+    if size is not None and size > limit:
+        raise _too_big(filename, f"{size} bytes", limit)
+    content = source.read(limit + 1)
+    if len(content) > limit:
+        raise _too_big(filename, f"more than {limit} bytes", limit)
+    return content
+
+
+def read_requirements_path(path: Path) -> bytes:
+    """A requirements file from disk, within the size limit (``OSError`` if unreadable)."""
+    with path.open("rb") as handle:
+        return read_limited(handle, path.name, path.stat().st_size)
+
+
+def _too_big(filename: str, size: str, limit: int) -> UploadError:
+    return UploadError(
+        f"{clean_filename(filename)}: the file is {size}, over the limit of {limit} "
+        "(REQUIREMENTS_MAX_BYTES)"
     )
 
 

@@ -31,7 +31,7 @@ from plans.resolver import (
     resolve,
 )
 from refinery.lib.overrides import normalize_overrides
-from refinery.lib.target_env import TargetEnvironment
+from refinery.lib.target_env import MarkerError, TargetEnvironment
 
 
 class PlanError(Exception):
@@ -173,7 +173,10 @@ def _build_environment(
         requires = sdist_build_requires(client, sdist)
     except MetadataError as exc:
         raise PlanError(f"{key}: {exc}") from None
-    wanted = [r for r in requires if env.evaluate(r.marker)]
+    try:
+        wanted = [r for r in requires if env.evaluate(r.marker)]
+    except MarkerError as exc:
+        raise PlanError(f"{key}: build requirements: {exc}") from None
     for requirement in wanted:
         requirement.marker = None
     try:

@@ -31,7 +31,7 @@ from plans.index_client import IndexClient, IndexFetchError
 from plans.models import Plan, PlanInput, Target
 from refinery import runtime_settings
 from refinery.lib.overrides import merge_overrides
-from refinery.lib.target_env import TargetEnvironment, TargetError
+from refinery.lib.target_env import MarkerError, TargetEnvironment, TargetError
 
 logger = logging.getLogger(__name__)
 _HEARTBEAT_EVERY_SEC = 30
@@ -74,8 +74,11 @@ def compute_plan(
     hashes: dict[NormalizedName, frozenset[str]] = {}
     for item in request.requirements:
         requirement = Requirement(item["requirement"])
-        if not env.evaluate(requirement.marker):
-            continue  # markers are the target's, e.g. platform_machine == "s390x"
+        try:
+            if not env.evaluate(requirement.marker):
+                continue  # markers are the target's, e.g. platform_machine == "s390x"
+        except MarkerError as exc:
+            raise PlanError(f"line {item.get('line', '?')}: {exc}") from None
         requirement.marker = None
         requirements.append(requirement)
         if item.get("hashes"):
@@ -172,6 +175,14 @@ def plan_input(
     except (PlanError, IndexFetchError) as exc:
         logger.info("planning input %s failed: %s", pending_id, exc)
         mark_planning_failed(pending_id, worker_id, str(exc))
+        return None
+    except PlanQueueError:
+        raise  # the lease is gone: the input is not ours to fail
+    except Exception as exc:
+        # Not a plan the input can have: say so now, rather than let the lease lapse
+        # attempt after attempt with no cause recorded.
+        logger.exception("planning input %s crashed", pending_id)
+        mark_planning_failed(pending_id, worker_id, f"planning failed: {type(exc).__name__}: {exc}")
         return None
     finally:
         if owned:

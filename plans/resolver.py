@@ -25,7 +25,7 @@ from resolvelib.structs import RequirementInformation
 
 from plans.index_client import DistFile, IndexClient, ProjectPage
 from plans.metadata import CoreMetadata, MetadataError, dependencies_of
-from refinery.lib.target_env import TargetEnvironment
+from refinery.lib.target_env import MarkerError, TargetEnvironment
 
 MAX_ROUNDS = 20_000
 # How far ahead of the resolver dependencies are fetched (see PlanProvider.speculate).
@@ -208,11 +208,18 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
             applicable = [
                 _without_marker(requirement)
                 for requirement in self.metadata(candidate).requires_dist
-                if self.env.evaluate(requirement.marker, candidate.extras)
+                if self._applies(candidate, requirement)
             ]
             self.client.store_derived(key, [str(r) for r in applicable])
         self._cache.applicable[key] = applicable
         return applicable
+
+    def _applies(self, candidate: Candidate, requirement: Requirement) -> bool:
+        try:
+            return self.env.evaluate(requirement.marker, candidate.extras)
+        except MarkerError as exc:
+            # Fail the plan at once with the cause (pip would crash on it).
+            raise ResolutionError(f"{candidate.key} requires '{requirement}': {exc}") from None
 
     def speculate(self, requirement: Requirement, depth: int = 0) -> None:
         """Fetch, in the background, the page of a package the resolver will ask about, then

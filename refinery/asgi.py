@@ -13,12 +13,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from builds.index.fast_path import IndexFastPath  # noqa: E402
+from refinery.lib.body_limits import RequestBodyLimit  # noqa: E402
 from refinery.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # Published simple pages are answered before Django (see builds/index/fast_path.py).
-        "http": IndexFastPath(django_asgi_app),
+        # Oversized or anonymous bodies are refused before anything reads them; published
+        # simple pages are answered before Django (see builds/index/fast_path.py).
+        "http": RequestBodyLimit(IndexFastPath(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

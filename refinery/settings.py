@@ -254,8 +254,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Reads of the API without a credential (the seeds leave them open; set 0 to close them).
-API_READS_OPEN = env.flag("API_READS_OPEN", True)
+# Reads of the API without a credential: closed unless set (inputs, logs and uploaders'
+# names are not for everyone); the package index (/simple/, /files/) is always public.
+API_READS_OPEN = env.flag("API_READS_OPEN", False)
 UPLOAD_THROTTLE_RATE = env.matching(
     "UPLOAD_THROTTLE_RATE",
     "120/min",
@@ -282,6 +283,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API's description is public (no data in it); everything it describes is not.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN needed
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -352,10 +355,37 @@ INDEX_WORKERS = env.integer("INDEX_WORKERS", 16, minimum=1, maximum=64)
 REQUIREMENTS_MAX_BYTES = env.integer("REQUIREMENTS_MAX_BYTES", 256 * 1024, minimum=64)
 REQUIREMENTS_MAX_LINES = env.integer("REQUIREMENTS_MAX_LINES", 2000, minimum=1)
 
+# --- Request bodies (refinery.lib.body_limits answers before Django reads a byte) ----------
+# Uploads have their own limits (requirements and wheels, below); other requests with a
+# credential get REQUEST_MAX_BYTES, requests without one (the login form) far less.
+REQUEST_MAX_BYTES = env.integer("REQUEST_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+ANONYMOUS_REQUEST_MAX_BYTES = env.integer(
+    "ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024, minimum=4 * 1024
+)
+# Where uploaded files wait while a request is handled; each is removed when it ends.
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "tmp" / "uploads")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
 # --- Our index (/simple/) and wheel uploads ----------------------------------------------
 # Pre-rendered simple pages; every process that publishes (web, cluster) must share it.
 # Where clients reach this refinery (the install line `manage.py refine` prints).
 PUBLIC_URL = env.url("PUBLIC_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
+
+# Served over HTTPS (PUBLIC_URL says so): cookies only over TLS, HSTS, and plain HTTP
+# redirected. Behind a TLS-terminating proxy, TRUST_X_FORWARDED_PROTO tells Django the
+# request was secure (only set it when the proxy overwrites that header).
+_HTTPS = PUBLIC_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _HTTPS
+SECURE_SSL_REDIRECT = env.flag("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_HSTS_SECONDS = env.integer(
+    "SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0, minimum=0, maximum=2 * 31_536_000
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+if env.flag("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+# Probes inside the deployment speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/(health|ready)$"]
 INDEX_PAGES_DIR = Path(env.text("INDEX_PAGES_DIR", str(VAR_DIR / "index-pages")))
 WHEEL_UPLOAD_MAX_BYTES = env.integer("WHEEL_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
 # A wheel may unpack to at most this much, and no member may compress better than the ratio:
@@ -364,6 +394,17 @@ WHEEL_MAX_UNPACKED_BYTES = env.integer(
     "WHEEL_MAX_UNPACKED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024
 )
 WHEEL_MAX_COMPRESSION_RATIO = env.integer("WHEEL_MAX_COMPRESSION_RATIO", 200, minimum=2)
+# Members per wheel, and the size of METADATA (stored in the database, served for PEP 658).
+WHEEL_MAX_MEMBERS = env.integer("WHEEL_MAX_MEMBERS", 100_000, minimum=10)
+WHEEL_MAX_METADATA_BYTES = env.integer("WHEEL_MAX_METADATA_BYTES", 1024 * 1024, minimum=1024)
+
+# --- Build logs ------------------------------------------------------------------------------
+# What one attempt may store: the first half and the last half, the cut marked in between.
+LOG_MAX_BYTES_PER_ATTEMPT = env.integer(
+    "LOG_MAX_BYTES_PER_ATTEMPT", 8 * 1024 * 1024, minimum=64 * 1024
+)
+# Longer lines are split into several (a compiler can print a megabyte on one line).
+LOG_MAX_LINE_CHARS = env.integer("LOG_MAX_LINE_CHARS", 8000, minimum=80, maximum=1_000_000)
 
 # --- Runners ---------------------------------------------------------------------------
 RUNNER = env.choice("RUNNER", "local", ("local", "podman"))
@@ -388,7 +429,15 @@ RUNNER_MEMORY = env.matching(
 )
 RUNNER_CPUS = env.matching("RUNNER_CPUS", "2", re.compile(r"\d+(\.\d+)?"), "a number of CPUs")
 RUNNER_PIDS_LIMIT = env.integer("RUNNER_PIDS_LIMIT", 4096, minimum=64)
-RUNNER_NETWORK = env.text("RUNNER_NETWORK", "host")
+# Builds reach the package indexes but not this host: slirp4netns without the host loopback
+# refuses 127.0.0.1 and the host's gateway (Postgres, Redis and this API listen there).
+# RUNNER_NETWORK=host is an explicit opt-in that gives every build script the host's network.
+RUNNER_NETWORK = env.matching(
+    "RUNNER_NETWORK",
+    "slirp4netns:allow_host_loopback=false",
+    re.compile(r"[a-z0-9][a-z0-9_.-]*(:[A-Za-z0-9_.,=/-]+)?"),
+    "a podman --network value such as slirp4netns:allow_host_loopback=false, none or host",
+)
 WORKER_RUN_CMD = env.optional_text("WORKER_RUN_CMD")  # an operator's own build command
 
 REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)

@@ -27,6 +27,8 @@ def make_wheel(
     unrecorded: dict[str, bytes] | None = None,
     tamper: dict[str, bytes] | None = None,
     filename: str | None = None,
+    requires_dist: list[str] | None = None,
+    metadata_extra: str = "",
 ) -> Path:
     """A wheel whose RECORD is right, unless a keyword asks for one specific defect:
     ``unrecorded`` files are not listed in RECORD, ``tamper`` changes a file after RECORD
@@ -38,6 +40,8 @@ def make_wheel(
     )
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires_dist or [])
+    metadata += metadata_extra
     wheel = "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n" + "".join(
         f"Tag: {t}\n" for t in (wheel_tags or [tag])
     )

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from builds.index.pages import file_url
 from builds.models import Artifact, BuildEvent, BuildJob, LogChunk
 from plans.models import Plan
+from refinery.lib.pins import name_problem, version_problem
 from refinery.lib.priority import Priority
 
 
@@ -171,9 +172,11 @@ class QueueEnqueueSerializer(serializers.Serializer[Any]):
             if "input_id" not in attrs:
                 raise serializers.ValidationError({"input_id": "the input to plan is required"})
             return attrs
-        for field in ("name", "version"):
+        for field, problem in (("name", name_problem), ("version", version_problem)):
             if not attrs.get(field):
                 raise serializers.ValidationError({field: "This field is required."})
+            if (reason := problem(attrs[field])) is not None:
+                raise serializers.ValidationError({field: reason})
         return attrs
 
 

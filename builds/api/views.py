@@ -26,7 +26,7 @@ from builds.index import publishing
 from builds.index.catalog import target_for_slug
 from builds.manifest import manifest_key, write_manifest
 from builds.models import Artifact
-from builds.wheel_upload import WheelUploadError, upload_wheel
+from builds.wheel_upload import WheelConflict, WheelUploadError, upload_wheel
 from plans.models import Plan
 from refinery.lib.api_auth import IsOperator, IsReader, IsUploader, UploadThrottle
 from refinery.lib.api_errors import first_error
@@ -48,6 +48,7 @@ class WheelUploadView(APIView):
             201: WheelUploadResultSerializer,
             200: WheelUploadResultSerializer,
             400: ErrorSerializer,
+            409: ErrorSerializer,
             429: ErrorSerializer,
         },
     )
@@ -68,6 +69,8 @@ class WheelUploadView(APIView):
             result = upload_wheel(
                 upload, upload.name or "", target=target, uploader=uploader or "worker"
             )
+        except WheelConflict as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
         except WheelUploadError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
@@ -116,7 +119,12 @@ class ArtifactListView(generics.ListAPIView[Artifact]):
     """Wheels in our store with their download links. Filters: ``package``, ``version``,
     ``origin`` (built, reused, uploaded), ``yanked``, ``platform_tag``, ``sha256``."""
 
-    queryset = Artifact.objects.select_related("target").order_by("name", "version", "filename")
+    # METADATA can be large and no listing shows it.
+    queryset = (
+        Artifact.objects.select_related("target")
+        .defer("core_metadata")
+        .order_by("name", "version", "filename")
+    )
     serializer_class = ArtifactSerializer
     permission_classes = [IsReader]
     pagination_class = StrictLimitOffsetPagination
@@ -125,7 +133,7 @@ class ArtifactListView(generics.ListAPIView[Artifact]):
 
 
 class ArtifactDetailView(generics.RetrieveAPIView[Artifact]):
-    queryset = Artifact.objects.select_related("target")
+    queryset = Artifact.objects.select_related("target").defer("core_metadata")
     serializer_class = ArtifactSerializer
     permission_classes = [IsReader]
 

@@ -1,8 +1,9 @@
 """What remote build workers call: claim jobs, report on them, stream logs, fetch the build
 environment's wheels and hand in the wheels they built.
 
-Every report names the worker; one from a worker that no longer holds the job's lease is
-refused with 409, so the lease, not the messenger, decides who builds a job.
+Every report names the worker; the lease is held under the identity of the worker's token
+(``refinery.lib.api_auth.lease_owner``), and a report from a worker that does not hold the
+job's lease is refused with 409: the lease, not the messenger, decides who builds a job.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import platform
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -26,15 +25,17 @@ from builds import queue as build_queue
 from builds.claims import claim_to_json
 from builds.images import MACHINE_TO_DEBIAN
 from builds.index.pages import file_url
-from builds.models import BuildJob, LogChunk
-from builds.wheel_upload import WheelUploadError, store_built_wheel
+from builds.log_sink import LogLimitExceeded, store_chunk
+from builds.models import BuildJob
+from builds.wheel_upload import WheelConflict, WheelUploadError, store_built_wheel
 from builds.worker import ClaimedJob, LocalBuildQueue, build_environment
-from refinery.lib.api_auth import IsWorkerOrOperator
+from refinery.lib.api_auth import IsWorkerOrOperator, lease_owner
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.state_machine import IllegalTransition
 
 MAX_POP = 100
+FILENAME_TAKEN = "filename_taken"
 _KNOWN_ARCHES = frozenset(MACHINE_TO_DEBIAN) | {platform.machine()}
 
 
@@ -106,9 +107,10 @@ class BuildQueuePopView(APIView):
         raw = request.query_params.get("max", "1")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_POP:
             return _error(f"max: {raw!r} is not an integer from 1 to {MAX_POP}")
-        worker = request.query_params.get("worker", "")
-        if not 1 <= len(worker) <= 200:
-            return _error("worker: the worker's id (1 to 200 characters) is required")
+        try:
+            worker = lease_owner(request, request.query_params.get("worker", ""))
+        except ValueError as exc:
+            return _error(str(exc))
         arches = request.query_params.getlist("arch") or None
         unknown = sorted(set(arches or []) - _KNOWN_ARCHES)
         if unknown:
@@ -165,7 +167,11 @@ class BuildStatusView(APIView):
         if not form.is_valid():
             return _error(first_error(form.errors))
         data = form.validated_data
-        job_id, worker, report = data["job_id"], data["worker"], data["status"]
+        job_id, report = data["job_id"], data["status"]
+        try:
+            worker = lease_owner(request, data["worker"])
+        except ValueError as exc:
+            return _error(str(exc))
         queue = LocalBuildQueue()
         if report == "heartbeat":
             state = queue.heartbeat(job_id, worker)
@@ -211,6 +217,7 @@ class LogStreamView(APIView):
             400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
+            413: ErrorSerializer,
         },
     )
     def post(self, request: Request) -> Response:
@@ -218,18 +225,17 @@ class LogStreamView(APIView):
         if not form.is_valid():
             return _error(first_error(form.errors))
         data = form.validated_data
-        if not _holds_lease(data["job_id"], data["worker"]):
-            return _not_held(data["job_id"], data["worker"])
         try:
-            with transaction.atomic():
-                LogChunk.objects.create(
-                    job_id=data["job_id"],
-                    attempt=data["attempt"],
-                    seq=data["seq"],
-                    text=data["text"],
-                    created_at=timezone.now(),
-                )
-        except IntegrityError:
+            worker = lease_owner(request, data["worker"])
+        except ValueError as exc:
+            return _error(str(exc))
+        if not _holds_lease(data["job_id"], worker):
+            return _not_held(data["job_id"], worker)
+        try:
+            stored = store_chunk(data["job_id"], data["attempt"], data["seq"], data["text"])
+        except LogLimitExceeded as exc:
+            return _error(str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        if not stored:
             return Response({"stored": False}, status=status.HTTP_200_OK)
         return Response({"stored": True}, status=status.HTTP_201_CREATED)
 
@@ -263,7 +269,10 @@ class WheelhouseView(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        worker = request.query_params.get("worker", "")
+        try:
+            worker = lease_owner(request, request.query_params.get("worker", ""))
+        except ValueError as exc:
+            return _error(str(exc))
         if not _holds_lease(pk, worker):
             return _not_held(pk, worker)
         pins, wheels = build_environment(pk)
@@ -322,12 +331,26 @@ class BuiltWheelView(APIView):
         if not form.is_valid():
             return _error(first_error(form.errors))
         data = form.validated_data
-        if not _holds_lease(pk, data["worker"]):
-            return _not_held(pk, data["worker"])
+        try:
+            worker = lease_owner(request, data["worker"])
+        except ValueError as exc:
+            return _error(str(exc))
+        if not _holds_lease(pk, worker):
+            return _not_held(pk, worker)
         upload = data["file"]
         job = BuildJob.objects.select_related("target").get(pk=pk)
         try:
             artifact = store_built_wheel(job, upload, upload.name or "", data["provenance"])
+        except WheelConflict as exc:
+            # Not a lost lease: the worker keeps the published file (see HttpBuildQueue).
+            return Response(
+                {
+                    "error": f"file: {exc}",
+                    "code": FILENAME_TAKEN,
+                    "published_sha256": exc.published_sha256,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         except WheelUploadError as exc:
             return _error(f"file: {exc}")
         return Response({"sha256": artifact.sha256}, status=status.HTTP_201_CREATED)

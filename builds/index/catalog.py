@@ -94,15 +94,10 @@ def target_for_slug(slug: str | None) -> IndexTarget | None:
 
 
 def project_files(target: IndexTarget, name: str) -> list[Artifact]:
-    """The artifacts of one project (normalized name) that install on ``target``.
-
-    A rebuild that produced other bytes under the same file name is listed instead of the
-    earlier one (which stays downloadable by its hash URL): one name, one link."""
-    newest: dict[str, Artifact] = {}
-    for artifact in Artifact.objects.filter(name=name).order_by("uploaded_at", "pk"):
-        if target.installs(artifact.tags):
-            newest[artifact.filename] = artifact
-    return list(newest.values())
+    """The artifacts of one project (normalized name) that install on ``target`` (a file
+    name is unique in the store, so each is one link)."""
+    files = Artifact.objects.filter(name=name).defer("core_metadata").order_by("filename")
+    return [artifact for artifact in files if target.installs(artifact.tags)]
 
 
 def project_names(target: IndexTarget) -> list[str]:
@@ -127,8 +122,10 @@ def artifacts_for_pins(
     wanted = {(canonicalize_name(name), version) for name, version in pins}
     index_target = IndexTarget.for_target(target)
     found: dict[tuple[str, str], list[Artifact]] = {}
-    candidates = Artifact.objects.filter(name__in={name for name, _ in wanted}).order_by(
-        "-uploaded_at", "-pk"
+    candidates = (
+        Artifact.objects.filter(name__in={name for name, _ in wanted})
+        .defer("core_metadata")
+        .order_by("-uploaded_at", "-pk")
     )
     for artifact in candidates:
         pin = (artifact.name, artifact.version)

@@ -4,8 +4,10 @@ pip and uv fetch one page per project on every resolve, so the index is the refi
 hottest path. A GET or HEAD for a canonical page URL without a query string whose page is
 already rendered is answered here, without Django's request/response machinery (about 20x
 the throughput, bench/index.py). Everything else — redirects of non-normalized names,
-``?format=``, 404, 406, first renders — falls through to the Django views, which share the
-negotiation and response code, so both paths answer alike.
+``?format=``, 404, 406, first renders, a ``Host`` outside ``ALLOWED_HOSTS`` (Django's 400),
+plain HTTP where HTTPS is required (Django's redirect) — falls through to the Django views,
+which share the negotiation and response code, so both paths answer alike, with the same
+security headers.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from django.conf import settings
+
 from builds.index.catalog import default_target
 from builds.index.negotiation import NotAcceptable, from_accept
 from builds.index.page_store import ROOT_PAGE, page_store
 from builds.index.responses import page_response
+from refinery.lib.http_security import host_allowed, is_secure, security_headers
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -48,10 +53,15 @@ class IndexFastPath:
         match = _PAGE.fullmatch(scope["path"])
         if match is None:
             return False
-        headers: dict[bytes, bytes] = {}
-        for key, value in scope["headers"]:
-            if key in (b"accept", b"if-none-match", b"if-modified-since"):
-                headers[key] = value
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not host and scope.get("server"):  # HTTP/1.0: Django falls back to the server's
+            host = f"{scope['server'][0]}:{scope['server'][1]}"
+        if not host_allowed(host):
+            return False
+        secure = is_secure(scope.get("scheme", "http"), headers)
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            return False
         try:
             page_format = from_accept(headers.get(b"accept", b"*/*").decode("latin-1"))
         except NotAcceptable:
@@ -71,11 +81,12 @@ class IndexFastPath:
                 modified_since.decode("latin-1") if modified_since is not None else None
             ),
         )
+        all_headers = [*response.headers, *security_headers(secure)]
         await send(
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": [(k.lower().encode(), v.encode()) for k, v in response.headers],
+                "headers": [(k.lower().encode(), v.encode()) for k, v in dict(all_headers).items()],
             }
         )
         await send({"type": "http.response.body", "body": response.body})

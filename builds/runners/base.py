@@ -20,6 +20,7 @@ from builds.log_sink import LogSink
 EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
 EXIT_DOWNLOAD = 67
+_MAX_READ_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,11 @@ def stream_process(
     )
     assert process.stdout is not None
 
+    output = process.stdout
+
     def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
+        # Bounded reads: a build can print a 50 MB line; the sink splits what it gets.
+        for line in iter(lambda: output.readline(_MAX_READ_CHARS), ""):
             sink.write(line)
 
     reader = threading.Thread(target=pump, daemon=True)

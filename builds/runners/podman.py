@@ -53,7 +53,7 @@ class PodmanRunner:
         memory: str = "4g",
         cpus: str = "2",
         pids_limit: int = 4096,
-        network: str = "host",
+        network: str = "slirp4netns:allow_host_loopback=false",
         run_cmd: list[str] | None = None,
     ) -> None:
         self.timeout = timeout

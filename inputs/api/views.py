@@ -24,13 +24,14 @@ from inputs.plan_queue import (
     queue_for_planning,
     release_planning,
 )
-from inputs.services import UploadError, upload_requirements
+from inputs.services import UploadError, read_limited, upload_requirements
 from refinery.lib.api_auth import (
     IsOperator,
     IsReader,
     IsUploader,
     IsWorkerOrOperator,
     UploadThrottle,
+    lease_owner,
 )
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
@@ -65,7 +66,7 @@ class RequirementsUploadView(APIView):
         upload = data["file"]
         try:
             result = upload_requirements(
-                upload.read(),
+                read_limited(upload, upload.name or "requirements.txt", upload.size),
                 upload.name or "requirements.txt",
                 python_version=data.get("python_version"),
                 platform_tag=data.get("platform_tag"),
@@ -145,14 +146,18 @@ class PendingInputStatusView(APIView):
         if not form.is_valid():
             return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
         data = form.validated_data
+        try:
+            worker = lease_owner(request, data["worker"])
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         generics.get_object_or_404(PendingInput, pk=pk)
         try:
             if data["status"] == "planning":
-                pending = heartbeat_planning(pk, data["worker"])
+                pending = heartbeat_planning(pk, worker)
             elif data["status"] == "failed":
-                pending = mark_planning_failed(pk, data["worker"], data["error"])
+                pending = mark_planning_failed(pk, worker, data["error"])
             else:
-                pending = release_planning(pk, data["worker"])
+                pending = release_planning(pk, worker)
         except PlanQueueError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(PendingInputSerializer(pending).data)

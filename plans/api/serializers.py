@@ -3,26 +3,58 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from rest_framework import serializers
 
 from plans.models import Plan
+from refinery.lib.pins import version_problem
 
 ACTIONS = ("build", "reuse", "cached")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 EDGE_KINDS = ("install", "build")
 
 
+def _pep440(value: str) -> None:
+    problem = version_problem(value)
+    if problem is not None:
+        raise serializers.ValidationError(problem)
+
+
+def _requirement(value: str) -> None:
+    try:
+        Requirement(value)
+    except InvalidRequirement as exc:
+        raise serializers.ValidationError(f"not a requirement: {exc}") from None
+
+
 class NodeSerializer(serializers.Serializer[Any]):
-    name = serializers.RegexField(r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=200)
-    version = serializers.CharField(max_length=100)
+    # Validated as sent (no trimming): the DAG is stored as sent.
+    name = serializers.RegexField(
+        r"^[a-z0-9]+(-[a-z0-9]+)*\Z", max_length=200, trim_whitespace=False
+    )
+    # Versions reach constraint files and build environments: PEP 440 and nothing else.
+    version = serializers.CharField(max_length=100, trim_whitespace=False, validators=[_pep440])
     action = serializers.ChoiceField(choices=ACTIONS)
     # "source" is also an attribute of DRF fields; declared by name, as DRF's docs show.
     locals()["source"] = serializers.DictField()
+    build_requires = serializers.ListField(
+        child=serializers.CharField(max_length=4096, validators=[_requirement]), required=False
+    )
+
+    def validate_source(self, value: dict[str, Any]) -> dict[str, Any]:
+        url = value.get("url")
+        if url is not None and (
+            not isinstance(url, str)
+            or not url.startswith(("https://", "http://"))
+            or any(c.isspace() for c in url)
+        ):
+            raise serializers.ValidationError("url: an http(s) URL without spaces is required")
+        return value
 
 
 class EdgeSerializer(serializers.Serializer[Any]):
-    locals()["from"] = serializers.CharField(max_length=310)  # a Python keyword
-    to = serializers.CharField(max_length=310)
+    locals()["from"] = serializers.CharField(max_length=310, trim_whitespace=False)  # a keyword
+    to = serializers.CharField(max_length=310, trim_whitespace=False)
     kind = serializers.ChoiceField(choices=EDGE_KINDS)
 
 

@@ -22,7 +22,7 @@ from plans.api.serializers import (
 )
 from plans.models import Plan
 from plans.planner import request_for, save_plan
-from refinery.lib.api_auth import IsReader, IsWorkerOrOperator
+from refinery.lib.api_auth import IsReader, IsWorkerOrOperator, lease_owner
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
@@ -31,8 +31,9 @@ MAX_POP = 100
 
 
 def _worker_id(request: Request) -> str:
-    worker = request.query_params.get("worker") or request.headers.get("X-Worker-Id")
-    return worker or f"api:{request.META.get('REMOTE_ADDR', 'unknown')}"
+    """The lease owner for this plan worker: its token's identity and its own id."""
+    declared = request.query_params.get("worker") or request.headers.get("X-Worker-Id")
+    return lease_owner(request, declared or f"api:{request.META.get('REMOTE_ADDR', 'unknown')}")
 
 
 class PendingInputPopView(APIView):
@@ -60,9 +61,10 @@ class PendingInputPopView(APIView):
                 {"error": f"max: {raw!r} is not an integer from 1 to {MAX_POP}"},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        worker = _worker_id(request)
-        if len(worker) > 200:
-            return Response({"error": "worker: at most 200 characters"}, status=400)
+        try:
+            worker = _worker_id(request)
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         popped = pop_for_planning(worker, int(raw))
         items: list[dict[str, Any]] = []
         for pending in popped:
@@ -126,7 +128,11 @@ class PlanListView(generics.ListAPIView[Plan]):
                 status=status.HTTP_404_NOT_FOUND,
             )
         try:
-            plan = save_plan(data["input_id"], data["worker"], dag=dag, snapshot=data["snapshot"])
+            worker = lease_owner(request, data["worker"])
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            plan = save_plan(data["input_id"], worker, dag=dag, snapshot=data["snapshot"])
         except PlanQueueError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)

@@ -5,16 +5,23 @@ Three kinds of caller:
 - **operators**: staff users, by session (the admin's login, CSRF-checked on writes) or by
   an API token (``Authorization: Token <key>``, made with ``manage.py drf_create_token``);
 - **automation**: any other user with an API token: it may read and upload, nothing more;
-- **workers**: whoever sends the shared ``WORKER_TOKEN`` as ``X-Worker-Token`` (or a
-  ``token`` query parameter, as the seeds allow): the queue endpoints workers use.
+- **workers**: whoever sends a worker token as the ``X-Worker-Token`` header (never in a
+  URL, where proxies and logs keep it): a token of its own made with
+  ``manage.py worker_token create NAME``, or the deployment's shared ``WORKER_TOKEN``.
+  The token, not anything the worker says, is its identity: leases are held in the
+  token's name (``<name>/<the worker's own id>``), so one worker cannot report on, or hand
+  in a wheel for, a job another token holds.
 
-Reads are open to anyone while ``API_READS_OPEN`` is on (the default, as in the seeds),
-else they need any of the credentials above. Every write needs one.
+Reads need a credential unless ``API_READS_OPEN`` is on (off by default: uploads, logs and
+uploaders' names are not for everyone; the package index stays public). Every write needs
+a credential.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -25,44 +32,70 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 
+from refinery.models import WorkerToken
+
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is still loading
     from rest_framework.views import APIView
 
-WORKER = "worker"
-_CREDENTIALS = (
+# The identity of whoever holds the deployment's shared WORKER_TOKEN.
+SHARED_WORKER = "worker"
+CREDENTIALS_HINT = (
     "send the worker token as X-Worker-Token, an API token as 'Authorization: Token <key>', "
     "or sign in as staff"
 )
+MAX_WORKER_ID = 120
 
 
-def worker_token_from(request: Request) -> str | None:
-    """``X-Worker-Token`` header, or a ``token`` query parameter (the seeds accept both)."""
-    header = request.headers.get("X-Worker-Token")
-    return header if header is not None else request.query_params.get("token")
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """A caller authenticated by a worker token: ``name`` is the token's."""
+
+    name: str
+
+
+def token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class WorkerTokenAuthentication(BaseAuthentication):
-    """A request carrying the worker token is a worker; a wrong token is refused outright."""
+    """A request carrying a worker token is that token's worker; a wrong one is refused
+    outright. Header only: a ``?token=`` in a URL ends up in access logs and proxies."""
 
-    def authenticate(self, request: Request) -> tuple[Any, str] | None:
-        given = worker_token_from(request)
+    def authenticate(self, request: Request) -> tuple[Any, WorkerIdentity] | None:
+        given = request.headers.get("X-Worker-Token")
         if given is None:
             return None
-        expected = settings.WORKER_TOKEN
-        if not expected:
-            raise AuthenticationFailed(
-                "worker tokens are not accepted here: WORKER_TOKEN is not set"
-            )
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise AuthenticationFailed("invalid worker token")
-        return AnonymousUser(), WORKER
+        shared = settings.WORKER_TOKEN
+        if shared and hmac.compare_digest(given.encode(), shared.encode()):
+            return AnonymousUser(), WorkerIdentity(SHARED_WORKER)
+        # Stored as sha256 digests: a database dump yields no usable token.
+        own = WorkerToken.objects.filter(key_digest=token_digest(given), revoked=False).first()
+        if own is not None:
+            own.mark_used()
+            return AnonymousUser(), WorkerIdentity(own.name)
+        raise AuthenticationFailed("invalid worker token")
 
     def authenticate_header(self, request: Request) -> str:
         return 'Token realm="worker", header="X-Worker-Token"'
 
 
 def is_worker(request: Request) -> bool:
-    return request.auth == WORKER
+    return isinstance(request.auth, WorkerIdentity)
+
+
+def lease_owner(request: Request, declared: str) -> str:
+    """The name a job or input is leased under for this caller: the worker's own id,
+    prefixed with the identity its credential proves (``s390x-1/host:pid``), so a worker
+    can only ever act on leases held under its own token. ``ValueError`` when ``declared``
+    is empty or too long."""
+    declared = declared.strip()
+    if not 1 <= len(declared) <= MAX_WORKER_ID:
+        raise ValueError(f"worker: the worker's id (1 to {MAX_WORKER_ID} characters) is required")
+    if isinstance(request.auth, WorkerIdentity):
+        identity = request.auth.name
+    else:
+        identity = f"staff:{request.user.get_username()}"
+    return f"{identity}/{declared}"
 
 
 def is_staff(request: Request) -> bool:
@@ -75,22 +108,22 @@ def is_signed_in(request: Request) -> bool:
 
 
 def actor_of(request: Request) -> str:
-    """How an API caller is named in events: ``api:<user>``, or ``api:worker``."""
-    if is_worker(request):
-        return "api:worker"
+    """How an API caller is named in events: ``api:<user>``, or ``api:worker:<token name>``."""
+    if isinstance(request.auth, WorkerIdentity):
+        return f"api:worker:{request.auth.name}"
     return f"api:{request.user.get_username()}" if request.user else "api"
 
 
 def _refuse_anonymous(request: Request) -> None:
     """No credentials at all is a 401 naming the ways in; wrong credentials are a 403."""
     if not (is_signed_in(request) or is_worker(request)):
-        raise NotAuthenticated(_CREDENTIALS)
+        raise NotAuthenticated(CREDENTIALS_HINT)
 
 
 class IsReader(BasePermission):
     """Reads: open while API_READS_OPEN is on, else any credential."""
 
-    message = "reading the API needs a credential here (API_READS_OPEN is off)"
+    message = "reading the API needs a credential (API_READS_OPEN is off)"
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         if request.method in SAFE_METHODS and settings.API_READS_OPEN:

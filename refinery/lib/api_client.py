@@ -21,11 +21,12 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """The server refused the call; the message is its reason."""
+    """The server refused the call; the message is its reason, ``body`` its whole answer."""
 
-    def __init__(self, message: str, status_code: int) -> None:
+    def __init__(self, message: str, status_code: int, body: dict[str, Any] | None = None):
         super().__init__(message)
         self.status_code = status_code
+        self.body = body or {}
 
 
 class LeaseConflict(ApiError):
@@ -102,9 +103,12 @@ def _checked(response: httpx.Response) -> httpx.Response:
     if response.status_code < 400:
         return response
     try:
-        message = str(response.json().get("error") or response.text)
+        body = response.json()
+        body = body if isinstance(body, dict) else {}
+        message = str(body.get("error") or response.text)
     except ValueError:
-        message = response.text[:500]
-    if response.status_code == 409:
-        raise LeaseConflict(message, 409)
-    raise ApiError(message, response.status_code)
+        body, message = {}, response.text[:500]
+    # A 409 with a code of its own is some other conflict than a lost lease.
+    if response.status_code == 409 and "code" not in body:
+        raise LeaseConflict(message, 409, body)
+    raise ApiError(message, response.status_code, body)

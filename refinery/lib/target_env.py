@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from packaging import tags
-from packaging.markers import Marker
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
 from packaging.version import Version
@@ -24,6 +24,11 @@ _OLD_GLIBC_ARCHES = frozenset({"x86_64", "i686"})
 
 class TargetError(ValueError):
     pass
+
+
+class MarkerError(ValueError):
+    """A marker that parses but cannot be evaluated (``python_version ~= '1'``): packaging
+    raises, where pip would crash; callers say which line or package carried it."""
 
 
 def platform_arch(platform_tag: str) -> str:
@@ -99,11 +104,15 @@ class TargetEnvironment:
         }
 
     def evaluate(self, marker: Marker | None, extras: frozenset[str] = frozenset()) -> bool:
+        """Whether ``marker`` holds on the target; ``MarkerError`` when it cannot be decided."""
         if marker is None:
             return True
-        if not extras:
-            return marker.evaluate({**self.markers, "extra": ""})
-        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in extras)
+        try:
+            if not extras:
+                return marker.evaluate({**self.markers, "extra": ""})
+            return any(marker.evaluate({**self.markers, "extra": extra}) for extra in extras)
+        except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker, ValueError) as exc:
+            raise MarkerError(f"the marker '{marker}' cannot be evaluated: {exc}") from None
 
     def allows_python(self, requires_python: str | None) -> bool:
         if not requires_python:

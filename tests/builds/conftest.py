@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,3 +59,35 @@ def amd64_image(db):
         preset="debian-bookworm", arch="amd64", defaults={"image": AMD64, "image_id": ""}
     )
     return AMD64
+
+
+def host_address() -> str:
+    """This machine's address on its network: what a build container reaches. Builds are
+    refused the host's loopback, so sdists a test serves must listen here."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # a UDP "connect" only picks the route; nothing is sent
+        address = str(probe.getsockname()[0])
+    if address.startswith("127."):
+        pytest.skip("this machine has no address but loopback for a container to reach")
+    return address
+
+
+@pytest.fixture
+def serve_sdist(tmp_path: Path) -> Iterator[Callable[[Path], tuple[str, str]]]:
+    """Serves files over HTTP on the host's own address; ``serve(path)`` copies the file in
+    and answers its (url, sha256), as a plan's source records it."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer((host_address(), 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(path: Path) -> tuple[str, str]:
+        data = path.read_bytes()
+        (root / path.name).write_bytes(data)
+        address, port = server.server_address[:2]
+        return f"http://{address}:{port}/{path.name}", hashlib.sha256(data).hexdigest()
+
+    yield serve
+    server.shutdown()
+    server.server_close()

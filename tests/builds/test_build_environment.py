@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from builds.artifacts import store_wheel
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.local import LocalRunner

@@ -15,19 +15,19 @@ from tests.factories import BuildJobFactory, PlanFactory, dag
 pytestmark = pytest.mark.django_db
 
 
-def test_the_list_pages_by_50_by_default_and_at_most_500(client):
+def test_the_list_pages_by_50_by_default_and_at_most_500(automation_api):
     BuildJobFactory.create_batch(55)
-    first = client.get("/api/builds").json()
+    first = automation_api.get("/api/builds").json()
     assert first["count"] == 55
     assert len(first["results"]) == 50
     assert first["next"].endswith("limit=50&offset=50")
-    assert len(client.get("/api/builds?limit=500").json()["results"]) == 55
-    too_many = client.get("/api/builds?limit=501")
+    assert len(automation_api.get("/api/builds?limit=500").json()["results"]) == 55
+    too_many = automation_api.get("/api/builds?limit=501")
     assert too_many.status_code == 400
     assert too_many.json() == {"error": "limit: '501' is not an integer from 1 to 500"}
 
 
-def test_the_list_filters_by_package_status_plan_dates_and_run_id(client):
+def test_the_list_filters_by_package_status_plan_dates_and_run_id(automation_api):
     plan = PlanFactory()
     six = BuildJobFactory(name="six", plan=plan, status="failed")
     BuildJobFactory(name="six", version="2.0")
@@ -36,7 +36,7 @@ def test_the_list_filters_by_package_status_plan_dates_and_run_id(client):
     build_queue.claim("runner-7", 5)
 
     def ids(query: str) -> list[int]:
-        response = client.get(f"/api/builds?{query}")
+        response = automation_api.get(f"/api/builds?{query}")
         assert response.status_code == 200, response.json()
         return sorted(job["id"] for job in response.json()["results"])
 
@@ -52,15 +52,15 @@ def test_the_list_filters_by_package_status_plan_dates_and_run_id(client):
     assert ids("status=built&status=failed") == [six.pk]
 
 
-def test_a_jobs_detail_has_its_timeline_wheels_and_log_link(client):
+def test_a_jobs_detail_has_its_timeline_wheels_and_log_link(automation_api):
     job = BuildJobFactory(name="six", version="1.16.0")
     build_queue.cancel(job, actor="api:ops")
-    body = client.get(f"/api/builds/{job.pk}").json()
+    body = automation_api.get(f"/api/builds/{job.pk}").json()
     assert body["status"] == "cancelled"
     assert [e["to_status"] for e in body["events"]] == ["cancelled"]
     assert body["events"][0]["package"] == "six==1.16.0"
     assert body["log_url"] == f"/api/logs/six/1.16.0?job={job.pk}"
-    assert client.get("/api/builds/999999").json() == {
+    assert automation_api.get("/api/builds/999999").json() == {
         "error": "No BuildJob matches the given query."
     }
 
@@ -114,11 +114,11 @@ def test_enqueue_build_takes_one_node_and_refuses_one_not_in_the_plan(staff_api)
     assert unknown.json() == {"error": f"node: 'numpy==2.0' is not a node of plan {plan.pk}"}
 
 
-def test_plans_are_listed_and_shown_with_their_dag(client):
+def test_plans_are_listed_and_shown_with_their_dag(automation_api):
     plan = _buildable_plan()
-    listed = client.get("/api/plans").json()
+    listed = automation_api.get("/api/plans").json()
     assert listed["results"][0]["id"] == plan.pk
     assert "dag" not in listed["results"][0]
-    detail = client.get(f"/api/plans/{plan.pk}").json()
+    detail = automation_api.get(f"/api/plans/{plan.pk}").json()
     assert [n["name"] for n in detail["dag"]["nodes"]] == ["markupsafe", "pyyaml"]
-    assert client.get("/api/plans?status=nonsense").status_code == 400
+    assert automation_api.get("/api/plans?status=nonsense").status_code == 400

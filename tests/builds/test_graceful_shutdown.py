@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import BuildEvent, BuildJob
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]

@@ -26,7 +26,7 @@ class Downstream:
         await send({"type": "http.response.body", "body": b""})
 
 
-def _get(app, path, *, query=b"", method="GET", headers=()):
+def _get(app, path, *, query=b"", method="GET", headers=(), host="testserver"):
     sent = []
 
     async def receive():
@@ -40,7 +40,7 @@ def _get(app, path, *, query=b"", method="GET", headers=()):
         "method": method,
         "path": path,
         "query_string": query,
-        "headers": [(k.encode(), v.encode()) for k, v in headers],
+        "headers": [(k.encode(), v.encode()) for k, v in (("host", host), *headers)],
     }
     asyncio.run(app(scope, receive, send))
     start, body = sent
@@ -103,3 +103,39 @@ def test_everything_else_reaches_django(published, path, query, accept):
     status, _, _ = _get(IndexFastPath(downstream), path, query=query, headers=[("accept", accept)])
     assert status == 599
     assert downstream.paths == [path]
+
+
+def test_a_host_outside_allowed_hosts_is_left_to_django_which_refuses_it(published, client):
+    downstream = Downstream()
+    _get(IndexFastPath(downstream), "/simple/demo/", host="evil.example")
+    assert downstream.paths == ["/simple/demo/"]
+    assert client.get("/simple/demo/", HTTP_HOST="evil.example").status_code == 400
+
+
+def test_fast_path_pages_carry_the_security_headers_django_adds(published, client):
+    _, headers, _ = _get(IndexFastPath(Downstream()), "/simple/demo/", headers=[("accept", JSON)])
+    django = client.get("/simple/demo/", HTTP_ACCEPT=JSON)
+    for name in (
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+    ):
+        assert headers[name.lower()] == django[name], name
+    assert headers["x-frame-options"] == "DENY"
+
+
+def test_over_https_the_fast_path_sends_hsts_and_leaves_plain_http_to_the_redirect(
+    published, settings
+):
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    downstream = Downstream()
+    app = IndexFastPath(downstream)
+    _get(app, "/simple/demo/", headers=[("accept", JSON)])
+    assert downstream.paths == ["/simple/demo/"]  # plain HTTP: Django redirects it
+    _, headers, _ = _get(
+        app, "/simple/demo/", headers=[("accept", JSON), ("x-forwarded-proto", "https")]
+    )
+    assert headers["strict-transport-security"] == "max-age=3600"

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from builds import queue as build_queue
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.local import LocalRunner

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from builds import queue as build_queue
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
 from builds.runners.base import BuildSpec
 from builds.runners.podman import PodmanRunner

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import BuildEvent, BuildJob
 from inputs.models import PendingInput
 

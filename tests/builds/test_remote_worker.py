@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
 from inputs.models import PendingInput
 from inputs.plan_queue import enqueue_plan
@@ -66,7 +66,7 @@ def test_a_remote_worker_without_a_database_builds_six_end_to_end(
     assert f"job {BuildJob.objects.get().pk}: built in" in run.stdout
     job = BuildJob.objects.get(plan=plan, name="six")
     assert job.status == "built"
-    assert job.events.filter(actor="s390x-box-1", to_status="building").exists()
+    assert job.events.filter(actor="worker/s390x-box-1", to_status="building").exists()
     wheel = Artifact.objects.get(name="six")
     assert (wheel.job_id, wheel.origin, wheel.filename) == (
         job.pk,

@@ -3,20 +3,16 @@ container: the library is grafted in, and the wheel then works on a machine with
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import http.server
 import os
 import subprocess
 import sys
-import threading
 import zipfile
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 
-from builds.log_sink import job_log
+from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.podman import PodmanRunner
@@ -33,19 +29,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def sdist_server(tmp_path):
-    """The sdist over HTTP on loopback (the container shares the host network)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    path = make_sdist(root, "probe_yajl-1.0.tar.gz", PROBE_YAJL)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield (
-        f"http://127.0.0.1:{server.server_port}/{path.name}",
-        hashlib.sha256(path.read_bytes()).hexdigest(),
-    )
-    server.shutdown()
+def sdist_server(serve_sdist, tmp_path):
+    return serve_sdist(make_sdist(tmp_path, "probe_yajl-1.0.tar.gz", PROBE_YAJL))
 
 
 def test_a_wheel_linking_a_container_only_library_is_repaired_in_the_container(

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from builds.index import publishing
@@ -162,12 +163,12 @@ def test_each_target_has_its_own_index_and_pure_wheels_serve_them_all(client, x8
     assert client.get("/simple/markupsafe/").status_code == 404  # not for x86_64
 
 
-def test_a_rebuild_under_the_same_file_name_replaces_the_link_but_not_the_file(client, x86):
-    old = _wheel(x86, uploaded_at=timezone.now() - timedelta(hours=1))
-    new = _wheel(x86)
+def test_a_file_name_has_one_content_so_one_link(client, x86):
+    first = _wheel(x86)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _wheel(x86)  # other bytes, same file name: the store refuses them
     files = client.get("/simple/demo/", HTTP_ACCEPT=JSON).json()["files"]
-    assert [f["hashes"]["sha256"] for f in files] == [new.sha256]
-    assert old.sha256 != new.sha256
+    assert [f["hashes"]["sha256"] for f in files] == [first.sha256]
 
 
 def test_conditional_get_answers_304_until_the_page_changes(

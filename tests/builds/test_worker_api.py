@@ -67,7 +67,7 @@ def test_pop_leases_jobs_with_everything_needed_to_build_them(worker_api):
     assert claimed["build_requires"] == ["setuptools>=61"]
     assert claimed["target_platform"] == "manylinux_2_17_x86_64"
     job.refresh_from_db()
-    assert (job.status, job.lease_owner, job.attempts) == ("leased", "w1", 1)
+    assert (job.status, job.lease_owner, job.attempts) == ("leased", "worker/w1", 1)
     assert _pop(worker_api).json()["jobs"] == []
 
 
@@ -134,7 +134,7 @@ def test_reports_from_a_worker_without_the_lease_are_refused(worker_api):
     refused = _report(worker_api, job, "built", worker="intruder")
     assert refused.status_code == 409
     assert refused.json()["error"] == (
-        f"build job {job.pk} is leased and leased to w1, not intruder"
+        f"build job {job.pk} is leased and leased to worker/w1, not worker/intruder"
     )
     job.refresh_from_db()
     assert job.status == "leased"

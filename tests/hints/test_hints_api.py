@@ -17,9 +17,13 @@ FFI = {
 }
 
 
-def test_anyone_reads_the_catalog_and_staff_adds_to_it(client, staff_api):
+def test_any_signed_in_caller_reads_the_catalog_and_staff_adds_to_it(
+    client, automation_api, staff_api
+):
     HintFactory(name="existing")
-    assert [h["name"] for h in client.get("/api/hints").json()["results"]] == ["existing"]
+    assert client.get("/api/hints").status_code == 401
+    listed = automation_api.get("/api/hints").json()["results"]
+    assert [h["name"] for h in listed] == ["existing"]
     created = staff_api.post("/api/hints", FFI, format="json")
     assert created.status_code == 201
     assert created.json()["source"] == "manual"

@@ -6,6 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
+from builds.runners.base import BuildSpec
+from builds.runners.podman import PodmanRunner
 from hints.models import Hint
 from hints.recipes import validate_recipes
 from tests.factories import HintFactory
@@ -69,3 +71,83 @@ def test_a_package_hint_needs_its_package_and_the_database_enforces_it_too():
         HintFactory.build(scope=Hint.Scope.PACKAGE).full_clean()
     with pytest.raises(IntegrityError):
         HintFactory(scope=Hint.Scope.PACKAGE, package="")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SDIST_URL",
+        "SDIST_SHA256",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_INDEX_URL",
+        "PIP_TRUSTED_HOST",
+        "PIP_CONSTRAINT",
+        "PIP_FIND_LINKS",
+        "UV_INDEX_URL",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "XDG_CONFIG_DIRS",
+        "PYTHONPATH",
+        "GIT_SSL_NO_VERIFY",
+        "CARGO_REGISTRIES_CRATES_IO_PROTOCOL",
+        "GOPROXY",
+        "OUTPUT_DIR",
+        "WORK_DIR",
+        "WHEELHOUSE",
+        "BUILD_CONSTRAINTS",
+        "SETUPTOOLS_SCM_PRETEND_VERSION",
+        "WORKER_TOKEN",
+        "SOME_UNKNOWN_SWITCH",
+    ],
+)
+def test_a_recipe_may_not_set_what_steers_the_builder_its_sources_or_tls(name):
+    with pytest.raises(ValidationError, match=f"{name} may not be set by a recipe"):
+        validate_recipes([{"type": "env", "vars": {name: "x"}}])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CC",
+        "CFLAGS",
+        "LDFLAGS",
+        "PKG_CONFIG_PATH",
+        "CMAKE_ARGS",
+        "OPENSSL_DIR",
+        "LIBXML2_CONFIG",
+        "HDF5_DIR",
+        "BLAS",
+        "AIOHTTP_NO_EXTENSIONS",
+    ],
+)
+def test_a_recipe_may_set_compiler_and_library_variables(name):
+    validate_recipes([{"type": "env", "vars": {name: "/usr/lib/x86_64-linux-gnu"}}])
+
+
+def test_every_variable_the_runners_set_for_a_build_is_refused_to_recipes(tmp_path):
+    spec = BuildSpec(
+        job_id=1,
+        name="six",
+        version="1.16.0",
+        python_tag="cp311",
+        platform_tag="manylinux_2_17_x86_64",
+        sdist_url="https://files.example/six-1.16.0.tar.gz",
+        sdist_sha256="0" * 64,
+        wheelhouse=tmp_path,
+    )
+    runner = PodmanRunner(timeout=60, pip_cache=tmp_path / "cache", image="img", ca_bundle="/x")
+    argv = runner.command(spec, tmp_path, "container")
+    names = {argv[i + 1].split("=", 1)[0] for i, arg in enumerate(argv) if arg == "-e"}
+    assert "JOB_NAME" in names
+    for name in names:
+        with pytest.raises(ValidationError, match="may not be set by a recipe"):
+            validate_recipes([{"type": "env", "vars": {name: "x"}}])
+
+
+def test_a_recipe_value_with_a_newline_or_control_character_is_refused():
+    with pytest.raises(ValidationError, match="printable text"):
+        validate_recipes([{"type": "env", "vars": {"CFLAGS": "-O2\n-I/evil"}}])

@@ -15,14 +15,14 @@ from tests.factories import PendingInputFactory, PlanInputFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_inputs_are_listed_newest_first_with_filters_and_pages(client):
+def test_inputs_are_listed_newest_first_with_filters_and_pages(automation_api):
     PendingInputFactory.create_batch(3)
     failed = PendingInputFactory(status=PendingInput.Status.FAILED, error="conflict")
-    body = client.get("/api/pending-inputs?limit=2").json()
+    body = automation_api.get("/api/pending-inputs?limit=2").json()
     assert body["count"] == 4
     assert len(body["results"]) == 2
     assert body["results"][0]["id"] == failed.pk
-    only_failed = client.get("/api/pending-inputs?status=failed").json()["results"]
+    only_failed = automation_api.get("/api/pending-inputs?status=failed").json()["results"]
     assert [i["id"] for i in only_failed] == [failed.pk]
 
 
@@ -36,25 +36,25 @@ def test_inputs_are_listed_newest_first_with_filters_and_pages(client):
         ("created_after=yesterday", "created_after: Enter a valid date/time."),
     ],
 )
-def test_bad_list_parameters_are_refused_by_name(client, query, error):
-    response = client.get(f"/api/pending-inputs?{query}")
+def test_bad_list_parameters_are_refused_by_name(automation_api, query, error):
+    response = automation_api.get(f"/api/pending-inputs?{query}")
     assert response.status_code == 400
     assert response.json()["error"].startswith(error)
 
 
-def test_dates_with_any_offset_python_accepts_are_answered(client):
+def test_dates_with_any_offset_python_accepts_are_answered(automation_api):
     PendingInputFactory()
-    late = client.get("/api/pending-inputs?created_before=2999-01-01T00:00:00-17:03")
+    late = automation_api.get("/api/pending-inputs?created_before=2999-01-01T00:00:00-17:03")
     assert late.status_code == 200
     assert late.json()["count"] == 1
 
 
-def test_the_detail_shows_the_validated_content_and_the_plans_made_from_it(client):
+def test_the_detail_shows_the_validated_content_and_the_plans_made_from_it(automation_api):
     link = PlanInputFactory()
-    body = client.get(f"/api/pending-inputs/{link.input_id}").json()
+    body = automation_api.get(f"/api/pending-inputs/{link.input_id}").json()
     assert body["parsed"] == {"requirements": ["six==1.16.0"]}
     assert body["plans"] == [link.plan_id]
-    assert client.get("/api/pending-inputs/999999").status_code == 404
+    assert automation_api.get("/api/pending-inputs/999999").status_code == 404
 
 
 def test_enqueue_plan_queues_a_pending_input_and_replans_a_planned_one(staff_api, settings):
@@ -82,7 +82,8 @@ def _leased_input() -> PendingInput:
     pending = PendingInputFactory(
         status=PendingInput.Status.PLANNING, plan_queued_at=timezone.now()
     )
-    (popped,) = pop_for_planning("plan-worker", 1)
+    # Held as the shared worker token's identity would hold it over the API.
+    (popped,) = pop_for_planning("worker/plan-worker", 1)
     assert popped.pk == pending.pk
     return popped
 
@@ -136,6 +137,6 @@ def test_reports_on_an_input_another_worker_holds_are_refused(worker_api):
         format="json",
     )
     assert response.status_code == 409
-    assert "leased to plan-worker, not someone-else" in response.json()["error"]
+    assert "leased to worker/plan-worker, not worker/someone-else" in response.json()["error"]
     pending.refresh_from_db()
     assert pending.status == "planning"

@@ -34,7 +34,7 @@ def test_a_remote_worker_pops_plans_and_posts_a_plan(client, tmp_path):
 
     popped = _pop(client).json()["inputs"]
     assert [(i["id"], i["worker"], i["platform_tag"]) for i in popped] == [
-        (pending.pk, "ibmz-1", "manylinux_2_17_s390x")
+        (pending.pk, "worker/ibmz-1", "manylinux_2_17_s390x")
     ]
     assert _pop(client).json()["inputs"] == []  # leased: nobody else gets it
 
@@ -72,6 +72,12 @@ def _dag(*nodes, edges=()):
     }
 
 
+def _versioned(version):
+    dag = _dag(("six", "build"))
+    dag["nodes"][0]["version"] = version
+    return dag
+
+
 @pytest.mark.parametrize(
     ("dag", "message"),
     [
@@ -85,6 +91,28 @@ def _dag(*nodes, edges=()):
         (
             _dag(("six", "build"), edges=[("six==1.0", "six==1.0", "runtime")]),
             'dag.edges[0].kind: "runtime" is not a valid choice.',
+        ),
+        (
+            _versioned("1.0\n--index-url http://evil.example/simple"),
+            "dag.nodes[0].version: '1.0\\n--index-url http://ev",
+        ),
+        (_versioned(" 1.0"), "dag.nodes[0].version: ' 1.0' is not a PEP 440 version"),
+        (_versioned("latest"), "dag.nodes[0].version: 'latest' is not a PEP 440 version"),
+        (
+            {
+                **_dag(("six", "build")),
+                "nodes": [{**_dag(("six", "build"))["nodes"][0], "name": "six\n"}],
+            },
+            "dag.nodes[0].name:",
+        ),
+        (
+            {
+                "nodes": [
+                    {**_dag(("six", "build"))["nodes"][0], "build_requires": ["--index-url=x"]}
+                ],
+                "edges": [],
+            },
+            "dag.nodes[0].build_requires[0]: not a requirement",
         ),
     ],
 )
@@ -112,7 +140,7 @@ def test_a_plan_from_a_worker_without_the_lease_is_a_conflict(client):
         HTTP_X_WORKER_TOKEN=TOKEN,
     )
     assert response.status_code == 409
-    assert "leased to ibmz-1, not someone-else" in response.json()["error"]
+    assert "leased to worker/ibmz-1, not worker/someone-else" in response.json()["error"]
 
 
 @pytest.mark.parametrize("query", ["max=0", "max=abc", "max=1000"])

@@ -17,13 +17,27 @@ def _requirements(name: str = "requirements.txt", text: str = "six==1.16.0\n") -
     return {"file": SimpleUploadedFile(name, text.encode())}
 
 
-def test_reads_are_open_by_default_and_closed_by_the_setting(client, settings, automation_api):
-    assert client.get("/api/builds").status_code == 200
-    settings.API_READS_OPEN = False
+def test_reads_need_a_credential_by_default_and_the_setting_opens_them(
+    client, settings, automation_api
+):
     refused = client.get("/api/builds")
     assert refused.status_code == 401
     assert "Authorization: Token" in refused.json()["error"]
     assert automation_api.get("/api/builds").status_code == 200
+    settings.API_READS_OPEN = True
+    assert client.get("/api/builds").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/pending-inputs", "/api/logs/search?q=error", "/api/artifacts", "/api/history"],
+)
+def test_inputs_logs_and_uploaders_are_not_for_anonymous_readers(client, path):
+    assert client.get(path).status_code == 401
+
+
+def test_the_package_index_stays_public(client, tmp_path, storage_dir):
+    assert client.get("/simple/").status_code == 200
 
 
 def test_every_write_needs_a_credential_and_says_which(client):
@@ -56,12 +70,19 @@ def test_a_wrong_token_is_refused_with_the_reason(settings):
     api = APIClient()
     api.credentials(HTTP_X_WORKER_TOKEN="wrong")
     response = api.post("/api/build-queue/pop?worker=w")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
     assert response.json() == {"error": "invalid worker token"}
     api.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
     response = api.get("/api/builds")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
     assert response.json() == {"error": "Invalid token."}
+
+
+def test_the_worker_token_in_a_url_is_not_a_credential(client, settings):
+    settings.WORKER_TOKEN = "right"
+    response = client.post("/api/build-queue/pop?worker=w&token=right")
+    assert response.status_code == 401
+    assert client.get("/api/builds?token=right").status_code == 401
 
 
 def test_worker_endpoints_refuse_automation_users(automation_api):

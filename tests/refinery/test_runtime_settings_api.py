@@ -18,9 +18,9 @@ from tests.factories import PendingInputFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_settings_show_each_value_with_its_environment_default(client, settings):
+def test_settings_show_each_value_with_its_environment_default(automation_api, settings):
     settings.AUTO_BUILD = True
-    body = client.get("/api/settings").json()
+    body = automation_api.get("/api/settings").json()
     assert body["values"]["auto_build"] is True
     entry = body["settings"]["auto_build"]
     assert entry["default"] is True

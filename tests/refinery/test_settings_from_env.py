@@ -164,3 +164,27 @@ def test_a_bad_secret_names_the_variable(environ, message):
 def test_booleans_accept_the_usual_spellings():
     env = Env({"A": "YES", "B": "0", "C": " on "})
     assert (env.flag("A", False), env.flag("B", True), env.flag("C", False)) == (True, False, True)
+
+
+def test_served_over_https_cookies_are_secure_with_hsts_and_a_redirect():
+    secure = _settings(
+        {"PUBLIC_URL": "https://refinery.example"},
+        "[s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
+        "s.SECURE_HSTS_SECONDS, s.X_FRAME_OPTIONS]",
+    )
+    assert secure == [True, True, True, 31536000, "DENY"]
+    plain = _settings(
+        {"PUBLIC_URL": "http://127.0.0.1:8000"},
+        "[s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS]",
+    )
+    assert plain == [False, False, 0]
+
+
+def test_builds_get_a_network_without_the_host_unless_host_is_asked_for():
+    assert _settings({}, "s.RUNNER_NETWORK") == "slirp4netns:allow_host_loopback=false"
+    assert _settings({"RUNNER_NETWORK": "host"}, "s.RUNNER_NETWORK") == "host"
+
+
+def test_api_reads_need_a_credential_unless_opened():
+    assert _settings({}, "s.API_READS_OPEN") is False
+    assert _settings({"API_READS_OPEN": "true"}, "s.API_READS_OPEN") is True

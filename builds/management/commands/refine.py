@@ -22,7 +22,7 @@ from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from inputs.models import PendingInput
 from inputs.plan_queue import REPLANNABLE, claim_for_planning, enqueue_plan, replan
-from inputs.services import UploadError, upload_requirements
+from inputs.services import UploadError, read_requirements_path, upload_requirements
 from plans.planner import plan_input
 from refinery import runtime_settings
 from refinery.lib.cli import table
@@ -68,9 +68,11 @@ class Command(BaseCommand):
             raise CommandError(f"--timeout {timeout!r} is not a positive number of seconds")
         deadline = time.monotonic() + int(timeout)
         try:
-            content = path.read_bytes()
+            content = read_requirements_path(path)
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}") from None
+        except UploadError as exc:
+            raise CommandError(str(exc)) from None
         runner = runner_named(options["runner"] or settings.RUNNER)
         worker_id = f"refine:{socket.gethostname()}:{os.getpid()}"
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.index.catalog import target_for_slug
 from builds.wheel_upload import WheelUploadError, upload_wheel
-from inputs.services import UploadError, upload_requirements
+from inputs.services import UploadError, read_requirements_path, upload_requirements
 from refinery.lib.priority import Priority
 
 
@@ -38,9 +38,11 @@ class Command(BaseCommand):
             self._upload_wheel(path, options["target"])
             return
         try:
-            content = path.read_bytes()
+            content = read_requirements_path(path)
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}") from None
+        except UploadError as exc:
+            raise CommandError(str(exc)) from None
         try:
             priority = Priority.from_name(options["priority"])
         except ValueError as exc:

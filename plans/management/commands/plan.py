@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inputs.requirements import RequirementsError
-from inputs.services import parse_with_limits
+from inputs.services import UploadError, parse_with_limits, read_requirements_path
 from plans.dag import PlanError
 from plans.index_client import IndexFetchError
 from plans.planner import PlanRequest, compute_plan, make_index_client
@@ -51,9 +51,11 @@ class Command(BaseCommand):
         except TargetError as exc:
             raise CommandError(str(exc)) from None
         try:
-            content = path.read_bytes()
+            content = read_requirements_path(path)
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}") from None
+        except UploadError as exc:
+            raise CommandError(str(exc)) from None
         try:
             parsed = parse_with_limits(content, target)
         except RequirementsError as exc:

@@ -1,0 +1,64 @@
+"""Reading stored build logs without holding a whole log in memory.
+
+A log is bounded per attempt (``LOG_MAX_BYTES_PER_ATTEMPT``) but a job has many attempts
+and many readers may ask at once, so readers stream it a few chunks at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+
+from builds.models import LogChunk
+
+# Chunks fetched per query: each holds at most a couple of hundred (bounded) lines.
+_BATCH = 8
+
+
+def _chunks(job_id: int, attempt: int | None, upto_id: int | None) -> QuerySet[LogChunk]:
+    chunks = LogChunk.objects.filter(job_id=job_id)
+    if attempt is not None:
+        chunks = chunks.filter(attempt=attempt)
+    if upto_id is not None:
+        chunks = chunks.filter(id__lte=upto_id)
+    return chunks.order_by("attempt", "seq")
+
+
+def iter_log(job_id: int, attempt: int | None = None, upto_id: int | None = None) -> Iterator[str]:
+    """The stored log of a job (one attempt, or all in order), chunk by chunk."""
+    texts = _chunks(job_id, attempt, upto_id).values_list("text", flat=True)
+    yield from texts.iterator(chunk_size=_BATCH)
+
+
+def job_log(job_id: int, attempt: int | None = None) -> str:
+    """The whole stored log as one string: for callers that need it all (the terminal)."""
+    return "".join(iter_log(job_id, attempt))
+
+
+async def aiter_log(
+    job_id: int, attempt: int | None = None, upto_id: int | None = None
+) -> AsyncIterator[str]:
+    """``iter_log`` for an ASGI response: Django would buffer a synchronous iterator whole
+    before sending it, so the batches are fetched off the event loop one at a time."""
+    position: tuple[int, int] = (0, -1)
+    while True:
+        attempt_no, seq = position
+        batch = await sync_to_async(_next_batch)(job_id, attempt, upto_id, attempt_no, seq)
+        if not batch:
+            return
+        for chunk_attempt, chunk_seq, text in batch:
+            position = (chunk_attempt, chunk_seq)
+            yield text
+
+
+def _next_batch(
+    job_id: int, attempt: int | None, upto_id: int | None, after_attempt: int, after_seq: int
+) -> list[tuple[int, int, str]]:
+    later = (
+        _chunks(job_id, attempt, upto_id)
+        .filter(attempt__gte=after_attempt)
+        .exclude(attempt=after_attempt, seq__lte=after_seq)
+    )
+    return list(later.values_list("attempt", "seq", "text")[:_BATCH])
