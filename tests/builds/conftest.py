@@ -79,14 +79,15 @@ def serve_sdist(tmp_path: Path) -> Iterator[Callable[[Path], tuple[str, str]]]:
     root = tmp_path / "served"
     root.mkdir()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer((host_address(), 0), handler)
+    address = host_address()
+    server = http.server.ThreadingHTTPServer((address, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def serve(path: Path) -> tuple[str, str]:
         data = path.read_bytes()
         (root / path.name).write_bytes(data)
-        address, port = server.server_address[:2]
-        return f"http://{address}:{port}/{path.name}", hashlib.sha256(data).hexdigest()
+        url = f"http://{address}:{server.server_port}/{path.name}"
+        return url, hashlib.sha256(data).hexdigest()
 
     yield serve
     server.shutdown()

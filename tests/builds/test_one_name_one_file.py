@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,7 +41,7 @@ def test_the_database_refuses_a_second_row_for_a_file_name():
         ArtifactFactory(name="demo", filename="demo-1.0-py3-none-any.whl")
 
 
-def _race(base: str, wheels: list) -> list[httpx.Response]:
+def _race(base: str, wheels: list[Path]) -> list[httpx.Response]:
     """Upload every wheel at the same moment, one thread each."""
     barrier = threading.Barrier(len(wheels))
 

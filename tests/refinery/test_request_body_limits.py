@@ -30,16 +30,16 @@ def _raw_request(base: str, head: str, body_chunks: list[bytes] | None = None) -
                 break
         answer = b""
         while True:  # the headers, then the body by its Content-Length
-            head, _, body = answer.partition(b"\r\n\r\n")
+            headers, ended, body = answer.partition(b"\r\n\r\n")
             length = next(
                 (
                     int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
+                    for line in headers.split(b"\r\n")
                     if line.lower().startswith(b"content-length:")
                 ),
                 None,
             )
-            if _ and length is not None and len(body) >= length:
+            if ended and length is not None and len(body) >= length:
                 break
             data = sock.recv(65536)
             if not data:

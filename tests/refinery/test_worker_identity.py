@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _token(name: str, capsys) -> str:
     call_command("worker_token", "create", name)
-    return capsys.readouterr().out.strip()
+    return str(capsys.readouterr().out).strip()
 
 
 def _as(key: str) -> APIClient:
