@@ -58,11 +58,14 @@ bench: $(STAMP) services
 services:
 	@.ci/services
 
-# Builder images for the podman runner, made offline (debootstrap + podman import).
+# Builder images for the podman runner, made offline (debootstrap + podman import), and the
+# Contents indexes repairs look packages up in.
 images: $(STAMP)
 	$(PY) manage.py migrate --no-input --verbosity 0
 	$(PY) manage.py build_image --arch amd64 --if-missing
 	$(PY) manage.py build_image --arch s390x --if-missing
+	$(PY) manage.py contents_index --arch amd64 --if-missing
+	$(PY) manage.py contents_index --arch s390x --if-missing
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

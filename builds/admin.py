@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from builds.forms import WheelUploadForm
+from builds import repairs
+from builds.forms import RecipesForm, WheelUploadForm
 from builds.index import publishing
 from builds.index.catalog import target_for_slug
 from builds.models import Artifact, BuildEvent, BuildJob
@@ -27,6 +28,8 @@ WORKER_OWNED = (
     "lease_expires_at",
     "heartbeat_at",
     "recipes",
+    "recipe_origins",
+    "repair_rounds",
     "failure_reason",
     "error",
     "enqueued_at",
@@ -84,6 +87,7 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
         "priority",
         "attempts",
         "max_attempts",
+        "repair_rounds",
         "failure_reason",
         "lease_owner",
         "enqueued_at",
@@ -96,7 +100,32 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
     raw_id_fields = ("plan",)
     readonly_fields = WORKER_OWNED
     inlines = (BuildEventInline,)
-    actions = ("retry_jobs", "cancel_jobs", "requeue_expired")
+    actions = ("retry_jobs", "retry_with_recipes", "cancel_jobs", "requeue_expired")
+
+    @admin.action(description="Retry selected jobs with recipes…")
+    def retry_with_recipes(
+        self, request: HttpRequest, queryset: QuerySet[BuildJob]
+    ) -> TemplateResponse | None:
+        """An intermediate page asks for the recipes (JSON, the recipe schema)."""
+        form = RecipesForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            actor = f"admin:{request.user.get_username()}"
+            done = 0
+            for job in queryset.select_related("target"):
+                try:
+                    repairs.retry_with_recipes(job, form.cleaned_data["recipes"], actor=actor)
+                    done += 1
+                except (QueueError, IllegalTransition) as exc:
+                    self.message_user(request, str(exc), messages.WARNING)
+            self.message_user(request, f"retried {done} job(s) with recipes", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retry with recipes",
+            "form": form,
+            "jobs": list(queryset),
+        }
+        return TemplateResponse(request, "admin/builds/buildjob/retry_with_recipes.html", context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Jobs come from plans and the enqueue service, which check their input.

@@ -54,6 +54,23 @@ class FilenameTaken(ArtifactError):
         self.published_sha256 = published_sha256
 
 
+class TargetTooOld(ArtifactError):
+    """The wheel links symbols newer than the target's platform policy allows: the builder's
+    C library is newer than the target. No retry changes that; a later policy or an older
+    builder does."""
+
+    def __init__(self, wheel: str, platform_tag: str) -> None:
+        super().__init__(
+            f"{wheel} links symbols newer than {platform_tag} allows (auditwheel: too-recent "
+            "versioned symbols): the builder's C library is newer than the target's. Target "
+            "the builder's own policy (manylinux_2_36 for debian-bookworm) or build with an "
+            "older builder image"
+        )
+
+
+TOO_RECENT = "too-recent versioned symbols"
+
+
 class LibrariesElsewhere(ArtifactError):
     """The wheel links libraries this host does not have (they exist where it was built):
     repair it in the target environment instead."""
@@ -106,8 +123,12 @@ def repair(wheel: Path, platform_tag: str, out_dir: Path, sink: LogSink) -> Path
     repaired = sorted(out_dir.glob("*.whl"))
     if result.returncode != 0 or len(repaired) != 1:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        if TOO_RECENT in last[0]:
+            raise TargetTooOld(wheel.name, platform_tag)
         failure = LibrariesElsewhere if "could not be located" in last[0] else ArtifactError
-        raise failure(f"auditwheel could not repair {wheel.name} for {platform_tag}: {last[0]}")
+        # auditwheel names the wheel by its path on this worker: the name is enough.
+        said = last[0].replace(str(wheel), wheel.name)
+        raise failure(f"auditwheel could not repair {wheel.name} for {platform_tag}: {said}")
     return repaired[0]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from builds.index.catalog import index_targets
+from hints.recipes import validate_recipes
 
 
 def _target_choices() -> list[tuple[str, str]]:
@@ -18,3 +19,11 @@ class WheelUploadForm(forms.Form):
 
 class YankForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
+
+
+class RecipesForm(forms.Form):
+    recipes = forms.JSONField(
+        validators=[validate_recipes],
+        help_text='JSON, e.g. [{"type": "system_packages", "packages": ["libffi-dev"]}]',
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+    )

@@ -22,6 +22,7 @@ from builds.images import (
     podman_env,
 )
 from builds.models import BuilderImage
+from builds.repairs import index_path
 from plans.models import Target
 from refinery.lib.target_env import platform_arch
 
@@ -64,6 +65,15 @@ def builder_images() -> list[Check]:
             checks.append((f"builder image {arch}", False, fix))
         else:
             checks.append((f"builder image {arch}", True, record.image))
+        index = index_path(settings.CONTAINER_PRESET, arch)
+        fix_index = (
+            f"python manage.py contents_index --preset {settings.CONTAINER_PRESET} --arch {arch}"
+        )
+        checks.append(
+            (f"contents index {arch}", True, str(index))
+            if index.exists()
+            else (f"contents index {arch}", False, f"{fix_index} (repairs find packages with it)")
+        )
         if arch != host_debian_arch():
             fix_binfmt = (
                 "apt-get install qemu-user-static binfmt-support && "

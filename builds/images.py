@@ -130,9 +130,24 @@ def build_image(
     image_id = imported.stdout.strip().splitlines()[-1] if imported.stdout.strip() else ""
     shutil.rmtree(rootfs, ignore_errors=True)
     record, _ = BuilderImage.objects.update_or_create(
-        preset=preset, arch=arch, defaults={"image": name, "image_id": image_id}
+        preset=preset,
+        arch=arch,
+        defaults={"image": name, "image_id": image_id, "packages": image_packages(name, arch)},
     )
     return record
+
+
+def image_packages(image: str, arch: str) -> list[str]:
+    """The Debian packages installed in ``image`` (empty when podman cannot say)."""
+    argv = [settings.PODMAN_BIN, "run", "--rm", "--network", "none", "--arch", arch, image]
+    listed = subprocess.run(
+        [*argv, "dpkg-query", "-W", "-f", "${Package}\n"],
+        env=podman_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return sorted(set(listed.stdout.split())) if listed.returncode == 0 else []
 
 
 def image_exists(name: str) -> bool:

@@ -62,3 +62,17 @@ def _next_batch(
         .exclude(attempt=after_attempt, seq__lte=after_seq)
     )
     return list(later.values_list("attempt", "seq", "text")[:_BATCH])
+
+
+def attempt_tail(job_id: int, attempt: int, max_lines: int) -> list[str]:
+    """The last ``max_lines`` lines an attempt stored (where a failure says what it was)."""
+    texts: list[str] = []
+    count = 0
+    newest_first = LogChunk.objects.filter(job_id=job_id, attempt=attempt).order_by("-seq")
+    for text in newest_first.values_list("text", flat=True).iterator(chunk_size=_BATCH):
+        texts.append(text)
+        count += text.count("\n")
+        if count >= max_lines:
+            break
+    lines = "".join(reversed(texts)).splitlines()
+    return lines[-max_lines:]

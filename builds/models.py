@@ -34,7 +34,8 @@ class BuildJob(models.Model):
     - retry -> leased                         claimed again once ``next_attempt_at`` is due
     - leased -> building                      the runner started the container
     - leased | building -> built              the wheel is stored
-    - leased | building -> retry              failed (or the lease expired) with attempts left
+    - leased | building -> retry              failed (or the lease expired) with attempts left,
+                                              or a repair round with new recipes (at once)
     - leased | building -> failed             failed with no attempt left
     - leased | building -> system_recipe_failed | skipped_known_failure
     - leased | building -> pending            the worker released it on shutdown (attempt refunded)
@@ -68,6 +69,8 @@ class BuildJob(models.Model):
         KNOWN_FAILURE = "known_failure"
         SYSTEM_RECIPE = "system_recipe"
         CANCELLED = "cancelled"
+        NO_REPAIR_FOUND = "no_repair_found"
+        TARGET_TOO_OLD = "target_too_old"
 
     S = Status
     # Where a job holding a lease may go, whether or not its container has started.
@@ -124,6 +127,14 @@ class BuildJob(models.Model):
         blank=True,
         validators=[validate_recipes],
         help_text="Recipes applied to the build.",
+    )
+    recipe_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Where each recipe came from: a hint, an inferred problem, an operator.",
+    )
+    repair_rounds = models.PositiveSmallIntegerField(
+        default=0, help_text="Attempts requeued with inferred recipes (apart from retries)."
     )
     failure_reason = models.CharField(
         max_length=32, choices=FailureReason.choices, default=FailureReason.NONE, blank=True
@@ -351,6 +362,9 @@ class BuilderImage(models.Model):
     arch = models.CharField(max_length=16, help_text="Debian architecture: amd64, s390x, …")
     image = models.CharField(max_length=200, help_text="Podman image name")
     image_id = models.CharField(max_length=100)
+    packages = models.JSONField(
+        default=list, blank=True, help_text="Debian packages installed in the image."
+    )
     created_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -91,7 +91,7 @@ def _enqueue_node(
     action = node.get("action")
     if action not in ("build", "reuse", "cached"):
         raise QueueError(f"plan {plan.pk} node {node_key(node)} has unknown action {action!r}")
-    if in_store(plan.target, name, version):
+    if in_store(plan.target, name, version, built_here=bool(node.get("no_binary"))):
         status = Status.REUSED if action == "reuse" else Status.CACHED
         message = (
             "fetched from upstream into our store" if action == "reuse" else "already in our store"

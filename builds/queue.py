@@ -20,7 +20,7 @@ from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from builds.models import BuildDependency, BuildEvent, BuildJob
+from builds.models import BuildDependency, BuildEvent, BuildJob, default_max_attempts
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
@@ -423,9 +423,11 @@ def fail(
     count_attempt: bool = True,
     recipes: list[dict[str, Any]] | None = None,
     final_status: str = Status.FAILED,
+    data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> BuildJob:
     """Report a failed attempt: back to the queue with backoff while attempts remain, else final.
+    ``data`` goes on the event (a repair decision's problems and candidates).
 
     ``count_attempt=False`` (infrastructure trouble, not the package's fault) refunds
     the attempt. ``recipes`` replace the job's recipes for the next attempt.
@@ -470,7 +472,11 @@ def fail(
             now=now,
             lease_owner_must_be=worker_id,
             message=error[:500],
-            data={"reason": reason, "retry_in_seconds": round(delay.total_seconds(), 1)},
+            data={
+                "reason": reason,
+                "retry_in_seconds": round(delay.total_seconds(), 1),
+                **(data or {}),
+            },
             next_attempt_at=now + delay,
             **common,
         )
@@ -481,10 +487,82 @@ def fail(
         now=now,
         lease_owner_must_be=worker_id,
         message=error[:500],
-        data={"reason": reason},
+        data={"reason": reason, **(data or {})},
         **common,
     )
     mark_dependents_missing(job, now=now)
+    return job
+
+
+@transaction.atomic
+def requeue_for_repair(
+    job_id: int,
+    worker_id: str,
+    *,
+    recipes: list[dict[str, Any]],
+    origins: list[dict[str, Any]],
+    error: str,
+    data: dict[str, Any],
+    now: datetime | None = None,
+) -> BuildJob:
+    """A failed attempt that a repair round answers: back in the queue at once with the new
+    recipes. The round gets an attempt of its own (``max_attempts`` + 1), so repairs never
+    use up the retries kept for infrastructure trouble; ``repair_rounds`` counts them."""
+    now = _now(now)
+    job = _leased_job(job_id)
+    began = job.started_at or job.heartbeat_at or now
+    return _move(
+        job,
+        Status.RETRY,
+        actor=worker_id,
+        now=now,
+        lease_owner_must_be=worker_id,
+        message=error[:500],
+        data={
+            "reason": Reason.MISSING_BUILD_DEPENDENCY,
+            "repair_round": job.repair_rounds + 1,
+            **data,
+        },
+        lease_owner="",
+        lease_expires_at=None,
+        failure_reason=Reason.MISSING_BUILD_DEPENDENCY,
+        error=error,
+        finished_at=now,
+        duration=now - began,
+        recipes=recipes,
+        recipe_origins=[*job.recipe_origins, *origins],
+        repair_rounds=job.repair_rounds + 1,
+        max_attempts=job.max_attempts + 1,
+        next_attempt_at=now,
+    )
+
+
+@transaction.atomic
+def add_recipes(
+    job: BuildJob,
+    *,
+    recipes: list[dict[str, Any]],
+    origins: list[dict[str, Any]],
+    actor: str,
+    message: str,
+    now: datetime | None = None,
+) -> BuildJob:
+    """Recipes for a job that has not started building (hints that apply up front)."""
+    now = _now(now)
+    changed = BuildJob.objects.filter(pk=job.pk, status=job.status).update(
+        recipes=recipes, recipe_origins=[*job.recipe_origins, *origins], updated_at=now
+    )
+    if not changed:
+        raise QueueError(f"build job {job.pk} changed meanwhile")
+    BuildEvent.objects.create(
+        job=job,
+        kind=BuildEvent.Kind.NOTE,
+        actor=actor,
+        message=message[:500],
+        data={"recipes": recipes, "new": origins},
+        created_at=now,
+    )
+    job.recipes, job.recipe_origins = recipes, [*job.recipe_origins, *origins]
     return job
 
 
@@ -532,14 +610,26 @@ def cancel(job: BuildJob, *, actor: str, now: datetime | None = None) -> BuildJo
 
 
 @transaction.atomic
-def retry(job: BuildJob, *, actor: str, now: datetime | None = None) -> BuildJob:
-    """Put a finished, unsuccessful job back in the queue with a fresh set of attempts."""
+def retry(
+    job: BuildJob,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    recipes: list[dict[str, Any]] | None = None,
+    origins: list[dict[str, Any]] | None = None,
+    message: str = "retried by operator",
+) -> BuildJob:
+    """Put a finished, unsuccessful job back in the queue with a fresh set of attempts and
+    repair rounds; ``recipes`` (with their ``origins``) replace the job's."""
     if job.status in BuildJob.ACTIVE or job.status in BuildJob.SUCCEEDED:
         raise QueueError(
             f"build job {job.pk} is {job.status}; only failed, cancelled, missing or skipped "
             "jobs can be retried"
         )
     now = _now(now)
+    changes: dict[str, Any] = {}
+    if recipes is not None:
+        changes = {"recipes": recipes, "recipe_origins": [*job.recipe_origins, *(origins or [])]}
     try:
         with transaction.atomic():
             return _move(
@@ -547,10 +637,14 @@ def retry(job: BuildJob, *, actor: str, now: datetime | None = None) -> BuildJob
                 Status.PENDING,
                 actor=actor,
                 now=now,
-                message="retried by operator",
+                message=message,
+                data={"recipes": recipes} if recipes is not None else None,
                 attempts=0,
+                max_attempts=default_max_attempts(),
+                repair_rounds=0,
                 next_attempt_at=now,
                 enqueued_at=now,
+                **changes,
             )
     except IntegrityError:
         raise QueueError(

@@ -128,9 +128,13 @@ class HttpBuildQueue:
         self._deliver_log(job_id)
         self._report(job_id, worker_id, "built", message=message[:2000])
 
-    def fail(self, job_id: int, worker_id: str, *, reason: str, error: str) -> None:
+    def fail(
+        self, job_id: int, worker_id: str, *, reason: str, error: str, runner: str = ""
+    ) -> None:
         self._deliver_log(job_id)
-        self._report(job_id, worker_id, "failed", reason=reason, error=error[:20_000])
+        self._report(
+            job_id, worker_id, "failed", reason=reason, error=error[:20_000], runner=runner
+        )
 
     def release(self, job_id: int, worker_id: str) -> None:
         self._deliver_log(job_id)

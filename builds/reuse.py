@@ -19,10 +19,14 @@ from plans.planner import make_index_client
 logger = logging.getLogger(__name__)
 
 
-def in_store(target: Target, name: str, version: str) -> bool:
+def in_store(target: Target, name: str, version: str, *, built_here: bool = False) -> bool:
     """Whether our store holds a wheel of ``name==version`` that installs on ``target``
-    (whichever target it was first stored for: a pure-Python wheel serves them all)."""
-    return bool(artifacts_for(target, name, version))
+    (whichever target it was first stored for: a pure-Python wheel serves them all);
+    ``built_here`` counts only wheels built from source here (``--no-binary``)."""
+    wheels = artifacts_for(target, name, version)
+    if built_here:
+        wheels = [wheel for wheel in wheels if wheel.origin == Artifact.Origin.BUILT]
+    return bool(wheels)
 
 
 def _dist_file(source: dict[str, Any]) -> DistFile:

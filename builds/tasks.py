@@ -7,7 +7,7 @@ import socket
 
 from django_q.tasks import async_task
 
-from builds import plan_builds
+from builds import plan_builds, repairs
 from builds.queue import reap_expired_leases as reap_build_leases
 from builds.runners.configured import buildable_arches, configured_runner
 from builds.worker import LocalBuildQueue, drain
@@ -57,3 +57,10 @@ def drain_builds() -> str:
     if count:
         async_task("builds.tasks.drain_builds", task_name="drain builds")
     return f"{count} build job(s) processed"
+
+
+def requeue_for_hint(hint_id: int) -> str:
+    """Failed jobs a new or changed hint would have helped, back in the queue (safe twice:
+    a job re-queued once is no longer failed)."""
+    requeued = repairs.requeue_for_hint(hint_id)
+    return f"hint {hint_id}: re-queued {len(requeued)} failed job(s)"

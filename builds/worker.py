@@ -24,10 +24,13 @@ from django.db import connection
 from packaging.utils import canonicalize_name
 
 from builds import queue as build_queue
+from builds import repairs
 from builds.artifacts import (
+    TOO_RECENT,
     ArtifactError,
     FilenameTaken,
     LibrariesElsewhere,
+    TargetTooOld,
     repair,
     repair_tools,
     store_wheel,
@@ -69,7 +72,13 @@ class BuildQueue(Protocol):
 
     def complete(self, job_id: int, worker_id: str, message: str) -> None: ...
 
-    def fail(self, job_id: int, worker_id: str, *, reason: str, error: str) -> None: ...
+    def fail(
+        self, job_id: int, worker_id: str, *, reason: str, error: str, runner: str = ""
+    ) -> None:
+        """Report a failed attempt. ``runner`` names the runner whose build failed (local or
+        podman: what a repair may ask of it); empty when the failure came after the build,
+        which no repair can help."""
+        ...
 
     def release(self, job_id: int, worker_id: str) -> None: ...
 
@@ -148,6 +157,11 @@ class LocalBuildQueue:
                 else node.get("sdist", {})
             )
             problem = _unbuildable(job, source)
+            if problem is None:
+                prepared = repairs.before_attempt(job, worker_id)
+                if prepared is None:
+                    continue  # a known failure: skipped, not built
+                job = prepared
             if problem is not None:
                 build_queue.fail(
                     job.pk,
@@ -195,10 +209,23 @@ class LocalBuildQueue:
 
     def complete(self, job_id: int, worker_id: str, message: str) -> None:
         job = build_queue.complete(job_id, worker_id, message=message)
+        repairs.after_success(job)
         self._refresh_manifest(job)
 
-    def fail(self, job_id: int, worker_id: str, *, reason: str, error: str) -> None:
-        if reason == "infrastructure":
+    def fail(
+        self, job_id: int, worker_id: str, *, reason: str, error: str, runner: str = ""
+    ) -> None:
+        repaired = (
+            repairs.after_failure(job_id, worker_id, reason=reason, error=error, runner=runner)
+            if runner
+            else None
+        )
+        if repaired is not None:
+            self._refresh_manifest(repaired)
+            return
+        if reason == BuildJob.FailureReason.TARGET_TOO_OLD:  # no retry changes a C library
+            job = build_queue.fail(job_id, worker_id, reason=reason, error=error, retryable=False)
+        elif reason == "infrastructure":
             job = build_queue.fail(
                 job_id, worker_id, reason=reason, error=error, count_attempt=False
             )
@@ -245,7 +272,7 @@ class LocalBuildQueue:
             name=model.name,
             version=model.version,
             job=model,
-            provenance=provenance,
+            provenance=with_recipe_origins(provenance, model),
         )
         return artifact.sha256
 
@@ -306,7 +333,8 @@ def build_one(
                 missing = missing_dependency(sink.lines) if reason == "build_error" else None
                 if missing is not None:
                     reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
-                queue.fail(job.id, worker_id, reason=reason, error=error)
+                sink.close()  # the whole log is stored before anyone reads it for a repair
+                queue.fail(job.id, worker_id, reason=reason, error=error, runner=runner.name)
                 return f"job {job.id}: {reason} ({error})"
             stored = []
             for wheel in result.wheels:
@@ -320,8 +348,9 @@ def build_one(
                     stored.append(exc.published_sha256)
                 except ArtifactError as exc:
                     sink.write(f"worker: {exc}")
-                    queue.fail(job.id, worker_id, reason="build_error", error=str(exc))
-                    return f"job {job.id}: build_error ({exc})"
+                    reason = "target_too_old" if isinstance(exc, TargetTooOld) else "build_error"
+                    queue.fail(job.id, worker_id, reason=reason, error=str(exc))
+                    return f"job {job.id}: {reason} ({exc})"
             queue.complete(job.id, worker_id, message=f"stored {', '.join(stored)}")
             return f"job {job.id}: built in {result.elapsed:.1f} s"
     finally:
@@ -344,7 +373,7 @@ def _repaired(
     spec: BuildSpec,
     runner: Runner,
     output: Path,
-    sink: LogSink,
+    sink: TailSink,
     *,
     cancelled: _Heartbeat,
 ) -> Path:
@@ -364,12 +393,20 @@ def _repaired(
         repair_tools=repair_tools(),
     )
     result = runner.run(repair_spec, directory, sink, cancelled=lambda: bool(cancelled.lost))
+    if not result.ok and any(TOO_RECENT in line for line in sink.lines):
+        raise TargetTooOld(wheel.name, job.target_platform)
     if not result.ok or len(result.wheels) != 1:
         raise ArtifactError(
             f"could not repair {wheel.name} in the target environment: "
             f"{result.detail or result.reason or 'no repaired wheel'}"
         )
     return result.wheels[0]
+
+
+def with_recipe_origins(provenance: dict[str, Any], job: BuildJob) -> dict[str, Any]:
+    """A wheel's provenance names where each recipe it was built with came from (a hint,
+    a problem repair inferred, an operator): the job knows, the worker does not."""
+    return {**provenance, "recipes": job.recipes, "recipe_origins": job.recipe_origins}
 
 
 def _provenance(

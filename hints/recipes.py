@@ -45,6 +45,8 @@ _ENV_ALLOWED_SUFFIXES = (
     "_INCLUDE_PATH",
     "_LIBRARY_PATH",
     "_NO_EXTENSIONS",
+    "_PKGCONFIG_NAME",
+    "_PKG_CONFIG_NAME",
 )
 # Never, whatever the suffix: what the builder itself is told (the job, its sources, where
 # it writes), what steers a package manager or a download (pip, uv, proxies, git, cargo and
@@ -161,3 +163,48 @@ def _validate_recipe(index: int, recipe: Any) -> None:
         reason = recipe.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             _fail(index, "'reason' must be a non-empty string")
+
+
+def combine(*recipe_lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recipes in one canonical form: a single recipe of each type, system packages and
+    build requirements in first-seen order, later environment values winning. Two recipe
+    lists that do the same thing combine to equal lists."""
+    packages: dict[str, None] = {}
+    requirements: dict[str, None] = {}
+    variables: dict[str, str] = {}
+    args: dict[str, None] = {}
+    skip = ""
+    for recipes in recipe_lists:
+        for recipe in recipes:
+            kind = recipe.get("type")
+            if kind == "system_packages":
+                packages.update(dict.fromkeys(recipe["packages"]))
+            elif kind == "build_requires":
+                requirements.update(dict.fromkeys(recipe["requirements"]))
+            elif kind == "env":
+                variables.update(recipe["vars"])
+            elif kind == "pip_args":
+                args.update(dict.fromkeys(recipe["args"]))
+            elif kind == "skip":
+                skip = skip or recipe["reason"]
+    combined: list[dict[str, Any]] = []
+    if packages:
+        combined.append({"type": "system_packages", "packages": list(packages)})
+    if requirements:
+        combined.append({"type": "build_requires", "requirements": list(requirements)})
+    if variables:
+        combined.append({"type": "env", "vars": variables})
+    if args:
+        combined.append({"type": "pip_args", "args": list(args)})
+    if skip:
+        combined.append({"type": "skip", "reason": skip})
+    return combined
+
+
+def system_packages(recipes: list[dict[str, Any]]) -> list[str]:
+    """Every system package the recipes install."""
+    return [p for r in recipes if r.get("type") == "system_packages" for p in r["packages"]]
+
+
+def skip_reason(recipes: list[dict[str, Any]]) -> str | None:
+    return next((str(r["reason"]) for r in recipes if r.get("type") == "skip"), None)

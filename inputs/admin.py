@@ -78,6 +78,8 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
                     platform_tag=form.cleaned_data["platform_tag"],
                     priority=int(form.cleaned_data["priority"]),
                     strategy=form.cleaned_data["strategy"] or None,
+                    no_binary=form.cleaned_data["no_binary"] or None,
+                    only_binary=form.cleaned_data["only_binary"] or None,
                 )
             except UploadError as exc:
                 form.add_error("file", str(exc))

@@ -21,3 +21,9 @@ class RequirementsUploadForm(forms.Form):
         choices=[("", "default (UPGRADE_STRATEGY)"), ("pinned", "pinned"), ("eager", "eager")],
         required=False,
     )
+    no_binary = forms.CharField(
+        required=False, help_text="as pip's --no-binary: names to build from source, or :all:"
+    )
+    only_binary = forms.CharField(
+        required=False, help_text="as pip's --only-binary: names to take as wheels only, or :all:"
+    )

@@ -1,11 +1,12 @@
 """Strict parsing of an uploaded requirements file.
 
 Accepted: PEP 508 requirements (extras, version specifiers, environment markers),
-comments, blank lines, backslash continuations and per-requirement
-``--hash=sha256:…`` options. Everything that would make a build fetch from somewhere
-else or read other files is refused with the line number: URL, VCS, editable and
-local-path requirements, ``-r``/``-c`` includes and index/find-links/trusted-host
-options. Markers are evaluated for the upload's target, not for this host.
+comments, blank lines, backslash continuations, per-requirement ``--hash=sha256:…``
+options, and pip's ``--no-binary`` / ``--only-binary`` lines (``inputs.format_control``).
+Everything that would make a build fetch from somewhere else or read other files is
+refused with the line number: URL, VCS, editable and local-path requirements, ``-r``/``-c``
+includes and index/find-links/trusted-host options. Markers are evaluated for the upload's
+target, not for this host.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from inputs.format_control import FormatControl, FormatControlError
 from refinery.lib.target_env import MarkerError, TargetEnvironment
 
 _HASH = re.compile(r"sha256:([0-9a-fA-F]{64})")
@@ -68,6 +70,15 @@ class ParsedRequirement:
             "name": canonicalize_name(self.requirement.name),
             "hashes": list(self.hashes),
         }
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    requirements: list[ParsedRequirement]
+    format_control: FormatControl
+
+
+_FORMAT_OPTIONS = ("--no-binary", "--only-binary")
 
 
 def _decode(content: bytes) -> str:
@@ -130,9 +141,24 @@ def _option_error(token: str) -> str | None:
     return None
 
 
-def _parse_line(number: int, line: str) -> ParsedRequirement | None:
+def _format_option(number: int, line: str, formats: FormatControl) -> None:
+    """``--no-binary VALUE`` / ``--only-binary=VALUE`` on a line of its own."""
+    option, _, value = line.replace("=", " ", 1).partition(" ")
+    value = value.strip()
+    if " " in value:
+        raise RequirementsError(f"{option} takes one value (a comma list), not {value!r}", number)
+    try:
+        formats.add(option, value)
+    except FormatControlError as exc:
+        raise RequirementsError(str(exc), number) from None
+
+
+def _parse_line(number: int, line: str, formats: FormatControl) -> ParsedRequirement | None:
     line = _strip_comment(line).strip()
     if not line:
+        return None
+    if line.split("=", 1)[0].split()[0] in _FORMAT_OPTIONS:
+        _format_option(number, line, formats)
         return None
     if line.startswith("-"):
         reason = _option_error(line.split()[0])
@@ -212,8 +238,12 @@ def _parse_hashes(number: int, options: str, requirement: Requirement) -> tuple[
 
 
 def parse_requirements(
-    content: bytes, target: TargetEnvironment, *, max_bytes: int, max_lines: int
-) -> list[ParsedRequirement]:
+    content: bytes,
+    target: TargetEnvironment,
+    *,
+    max_bytes: int,
+    max_lines: int,
+) -> ParsedFile:
     """Parse and validate; raises ``RequirementsError`` naming the line and the reason."""
     if len(content) > max_bytes:
         raise RequirementsError(f"the file is {len(content)} bytes, over the limit of {max_bytes}")
@@ -221,11 +251,16 @@ def parse_requirements(
     physical = len(text.splitlines())
     if physical > max_lines:
         raise RequirementsError(f"the file has {physical} lines, over the limit of {max_lines}")
-    parsed = [p for n, line in _logical_lines(text) if (p := _parse_line(n, line)) is not None]
+    file_formats = FormatControl()
+    parsed = [
+        p
+        for n, line in _logical_lines(text)
+        if (p := _parse_line(n, line, file_formats)) is not None
+    ]
     if not parsed:
         raise RequirementsError("the file names no requirements")
     _check_conflicting_pins(parsed, target)
-    return parsed
+    return ParsedFile(parsed, file_formats)
 
 
 def _applies(item: ParsedRequirement, target: TargetEnvironment) -> bool:

@@ -13,9 +13,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from inputs.format_control import FormatControl, FormatControlError
 from inputs.models import PendingInput
-from inputs.plan_queue import enqueue_plan
-from inputs.requirements import ParsedRequirement, RequirementsError, parse_requirements
+from inputs.plan_queue import REPLANNABLE, enqueue_plan, replan
+from inputs.requirements import ParsedFile, RequirementsError, parse_requirements
 from refinery import runtime_settings
 from refinery.lib.overrides import normalize_overrides
 from refinery.lib.priority import Priority
@@ -33,18 +34,25 @@ class UploadError(ValueError):
 class UploadResult:
     pending: PendingInput
     created: bool
+    # An identical file sent with other options: the input took them (and is replanned).
+    options_changed: bool = False
 
     @property
     def message(self) -> str:
         if self.created:
             return f"input {self.pending.pk} stored ({self.pending.status})"
+        if self.options_changed:
+            return (
+                f"identical to input {self.pending.pk} ({self.pending.original_filename}); "
+                f"it now has this upload's options ({self.pending.status})"
+            )
         return (
             f"identical to input {self.pending.pk} ({self.pending.original_filename}, "
             f"{self.pending.status}); nothing new stored"
         )
 
 
-def parse_with_limits(content: bytes, target: TargetEnvironment) -> list[ParsedRequirement]:
+def parse_with_limits(content: bytes, target: TargetEnvironment) -> ParsedFile:
     """Parse a requirements file under the configured size and line limits."""
     return parse_requirements(
         content,
@@ -96,9 +104,13 @@ def upload_requirements(
     strategy: str | None = None,
     overrides: Any = None,
     auto_plan: bool | None = None,
+    no_binary: str | None = None,
+    only_binary: str | None = None,
 ) -> UploadResult:
     """Validate ``content`` for its target, store it once, and queue it for planning
-    when AUTO_PLAN is on. Raises ``UploadError`` and stores nothing when anything is wrong."""
+    when AUTO_PLAN is on. ``no_binary``/``only_binary`` are pip's options (comma lists,
+    ``:all:``, ``:none:``), applied after the file's own lines. Raises ``UploadError`` and
+    stores nothing when anything is wrong."""
     name = clean_filename(filename)
     try:
         target = TargetEnvironment(
@@ -119,6 +131,12 @@ def upload_requirements(
         parsed = parse_with_limits(content, target)
     except RequirementsError as exc:
         raise UploadError(f"{name}: {exc}") from None
+    formats = _with_flags(parsed.format_control, no_binary, only_binary)
+    options = {
+        "strategy": strategy,
+        "overrides": normalized_overrides,
+        "format_control": formats.as_json(),
+    }
 
     sha256 = hashlib.sha256(content).hexdigest()
     identity = {
@@ -128,7 +146,7 @@ def upload_requirements(
     }
     existing = PendingInput.objects.filter(**identity).first()
     if existing is not None:
-        return UploadResult(existing, created=False)
+        return _identical(existing, options, auto_plan)
 
     key = f"inputs/{sha256[:2]}/{sha256}/{name}"
     wrote_file = False
@@ -140,9 +158,8 @@ def upload_requirements(
                 size=len(content),
                 storage_key=key,
                 parsed={
-                    "requirements": [item.as_json() for item in parsed],
-                    "strategy": strategy,
-                    "overrides": normalized_overrides,
+                    "requirements": [item.as_json() for item in parsed.requirements],
+                    **options,
                 },
                 priority=priority,
                 **identity,
@@ -163,3 +180,47 @@ def upload_requirements(
             default_storage.delete(key)
         raise
     return UploadResult(pending, created=True)
+
+
+def _with_flags(
+    formats: FormatControl, no_binary: str | None, only_binary: str | None
+) -> FormatControl:
+    """The file's --no-binary/--only-binary state with the upload's own flags after it."""
+    for option, value in (("--no-binary", no_binary), ("--only-binary", only_binary)):
+        if value is None:
+            continue
+        try:
+            formats.add(option, value)
+        except FormatControlError as exc:
+            raise UploadError(str(exc)) from None
+    return formats
+
+
+def _identical(
+    existing: PendingInput, options: dict[str, Any], auto_plan: bool | None
+) -> UploadResult:
+    """The same file for the same target again: nothing is stored twice; other options
+    (strategy, overrides, --no-binary/--only-binary) are taken and the input replanned."""
+    stored = {key: (existing.parsed or {}).get(key) for key in options}
+    if stored.get("format_control") is None:
+        stored["format_control"] = FormatControl().as_json()
+    if stored == options:
+        return UploadResult(existing, created=False)
+    if existing.status == PendingInput.Status.PLANNING:
+        raise UploadError(
+            f"identical to input {existing.pk}, which is being planned with other options; "
+            "upload again once it is planned"
+        )
+    with transaction.atomic():
+        changed = PendingInput.objects.filter(pk=existing.pk, status=existing.status).update(
+            parsed={**(existing.parsed or {}), **options}
+        )
+        if not changed:
+            raise UploadError(f"input {existing.pk} changed meanwhile; upload again")
+        existing.refresh_from_db()
+        plan_now = runtime_settings.value("auto_plan") if auto_plan is None else auto_plan
+        if plan_now and existing.status in REPLANNABLE:
+            existing = replan(existing)
+        elif plan_now and existing.status == PendingInput.Status.PENDING:
+            existing = enqueue_plan(existing)
+    return UploadResult(existing, created=False, options_changed=True)

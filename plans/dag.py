@@ -19,6 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from inputs.format_control import FormatControl
 from plans.index_client import IndexClient
 from plans.metadata import MetadataError, sdist_build_requires
 from plans.project_pages import parse_version
@@ -50,18 +51,24 @@ class PlanDag:
         }
 
 
-def _why(candidate: Candidate, env: TargetEnvironment) -> str:
+def _why(candidate: Candidate, env: TargetEnvironment, formats: FormatControl) -> str:
+    option = formats.why(candidate.name)
     if candidate.action == "reuse":
-        return f"compatible wheel {candidate.dist.filename}"
+        wheel = f"compatible wheel {candidate.dist.filename}"
+        return f"{option}: {wheel}" if option.startswith("--only-binary") else wheel
+    if option.startswith("--no-binary"):
+        return f"{option}: build from {candidate.dist.filename} even where a wheel fits"
     return f"no wheel for {env}; build from {candidate.dist.filename}"
 
 
-def _node(candidate: Candidate, env: TargetEnvironment, role: str) -> dict[str, Any]:
+def _node(
+    candidate: Candidate, env: TargetEnvironment, role: str, formats: FormatControl
+) -> dict[str, Any]:
     node: dict[str, Any] = {
         "name": candidate.name,
         "version": str(candidate.version),
         "action": candidate.action,
-        "why": _why(candidate, env),
+        "why": _why(candidate, env, formats),
         "roles": [role],
         "source": {
             "kind": "wheel" if candidate.action == "reuse" else "sdist",
@@ -70,11 +77,18 @@ def _node(candidate: Candidate, env: TargetEnvironment, role: str) -> dict[str, 
     }
     if candidate.sdist is not None and candidate.action == "reuse":
         node["sdist"] = candidate.sdist.as_source()
+    if candidate.action == "build" and "binary" not in formats.allowed(candidate.name):
+        # Only a wheel built here from source will do (not one fetched from upstream).
+        node["no_binary"] = True
     return node
 
 
 def _add_resolution(
-    dag: PlanDag, resolution: Resolution, env: TargetEnvironment, role: str
+    dag: PlanDag,
+    resolution: Resolution,
+    env: TargetEnvironment,
+    role: str,
+    formats: FormatControl,
 ) -> dict[NormalizedName, str]:
     """Merge a resolution into the DAG; returns name -> node key for this resolution."""
     keys: dict[NormalizedName, str] = {}
@@ -85,7 +99,7 @@ def _add_resolution(
             if role not in dag.nodes[key]["roles"]:
                 dag.nodes[key]["roles"].append(role)
         else:
-            dag.nodes[key] = _node(candidate, env, role)
+            dag.nodes[key] = _node(candidate, env, role, formats)
         extras = sorted(resolution.extras.get(name, ()))
         if extras:
             dag.nodes[key]["extras"] = sorted(set(dag.nodes[key].get("extras", [])) | set(extras))
@@ -127,7 +141,8 @@ def build_plan_dag(
         )
     except ResolutionError as exc:
         raise PlanError(str(exc)) from None
-    keys = _add_resolution(dag, runtime, env, "runtime")
+    formats = (overrides or Overrides()).formats
+    keys = _add_resolution(dag, runtime, env, "runtime", formats)
     for name in runtime.top_level:
         dag.nodes[keys[name]]["top_level"] = True
     _check_size(dag, max_deps)
@@ -143,7 +158,7 @@ def build_plan_dag(
         if progress is not None:
             progress(f"build requirements of {key}")
         environment = _build_environment(node, client, env, overrides, on_pin, cache)
-        env_keys = _add_resolution(dag, environment, env, "build")
+        env_keys = _add_resolution(dag, environment, env, "build", formats)
         direct = {env_keys[n] for n in environment.top_level}
         node["build_requires"] = sorted(direct)
         for dependency in direct:

@@ -194,7 +194,15 @@ def dependencies_of(
     if static is not None:
         return static
     cache = client.cache_dir / "metadata" / sdist.sha256[:2] / f"{sdist.sha256}.pep517.metadata"
-    return _prepare_metadata(path, cache, sdist.filename)
+    try:
+        return _prepare_metadata(path, cache, sdist.filename)
+    except MetadataError as exc:
+        if info.pkg_info is None:
+            raise
+        # The backend could not run here (often for want of the very system library the
+        # build will be repaired with): PKG-INFO's own Requires-Dist is the best there is.
+        logger.warning("%s; using its PKG-INFO", exc)
+        return parse_core_metadata(info.pkg_info, f"{sdist.filename} (PKG-INFO: {exc})")
 
 
 def sdist_build_requires(client: IndexClient, sdist: DistFile) -> list[Requirement]:

@@ -18,6 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from inputs.format_control import FormatControl
 from inputs.models import PendingInput
 from inputs.plan_queue import (
     PlanQueueError,
@@ -58,6 +59,8 @@ class PlanRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     preferred: dict[str, str] = field(default_factory=dict)
     max_deps: int | None = None
+    # pip's --no-binary / --only-binary ({"no_binary": [...], "only_binary": [...]}).
+    format_control: dict[str, list[str]] = field(default_factory=dict)
 
 
 def compute_plan(
@@ -87,7 +90,8 @@ def compute_plan(
     if not requirements:
         raise PlanError(f"no requirement in the file applies to {env}")
     overrides = parse_overrides(request.overrides)
-    overrides = dataclasses.replace(overrides, hashes=hashes)
+    formats = FormatControl.from_json(request.format_control)
+    overrides = dataclasses.replace(overrides, hashes=hashes, formats=formats)
     preferred = {}
     if request.strategy == Plan.Strategy.PINNED:
         preferred = {canonicalize_name(n): Version(v) for n, v in request.preferred.items()}
@@ -114,6 +118,7 @@ def compute_plan(
         "index_url": client.index_urls[0],
         "extra_index_urls": client.index_urls[1:],
         "max_deps": request.max_deps,
+        "format_control": formats.as_json(),
         "planned_at": timezone.now().isoformat(),
         "seconds": round(time.monotonic() - started, 3),
         "counts": {action: actions.count(action) for action in ("build", "reuse", "cached")},
@@ -145,6 +150,7 @@ def request_for(pending: PendingInput) -> PlanRequest:
         overrides=merge_overrides(settings.PLAN_OVERRIDES_JSON, parsed.get("overrides") or {}),
         preferred=preferred,
         max_deps=settings.MAX_DEPS,
+        format_control=parsed.get("format_control") or {},
     )
 
 

@@ -34,6 +34,7 @@ def _request(item: dict[str, Any]) -> PlanRequest:
         overrides=dict(item.get("overrides") or {}),
         preferred={str(k): str(v) for k, v in (item.get("preferred") or {}).items()},
         max_deps=item.get("max_deps"),
+        format_control=dict(item.get("format_control") or {}),
     )
 
 

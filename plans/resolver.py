@@ -23,6 +23,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from resolvelib.structs import RequirementInformation
 
+from inputs.format_control import FormatControl
 from plans.index_client import DistFile, IndexClient, ProjectPage
 from plans.metadata import CoreMetadata, MetadataError, dependencies_of
 from refinery.lib.target_env import MarkerError, TargetEnvironment
@@ -63,6 +64,8 @@ class Overrides:
     exclude: frozenset[NormalizedName] = frozenset()
     # --hash values from the requirements file: only files with these sha256 may be used.
     hashes: Mapping[NormalizedName, frozenset[str]] = field(default_factory=dict)
+    # --no-binary / --only-binary: whether a package may come as a wheel, an sdist or both.
+    formats: FormatControl = field(default_factory=FormatControl)
 
 
 def _identify(name: str, extras: Iterable[str]) -> str:
@@ -343,6 +346,11 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
             (f for f in live if not f.is_wheel), key=lambda f: not f.filename.endswith(".tar.gz")
         )
         sdist = sdists[0] if sdists else None
+        allowed = self.overrides.formats.allowed(name)
+        if "binary" not in allowed:
+            ranked = []  # --no-binary: built from the sdist even where a wheel fits
+        if "source" not in allowed:
+            sdist = None  # --only-binary: a version without a fitting wheel is no candidate
         if ranked:
             best = min(ranked)[2]
             return Candidate(name, version, extras, best, "reuse", best, sdist)

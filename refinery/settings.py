@@ -407,7 +407,8 @@ LOG_MAX_BYTES_PER_ATTEMPT = env.integer(
 LOG_MAX_LINE_CHARS = env.integer("LOG_MAX_LINE_CHARS", 8000, minimum=80, maximum=1_000_000)
 
 # --- Runners ---------------------------------------------------------------------------
-RUNNER = env.choice("RUNNER", "local", ("local", "podman"))
+# auto: podman when it and this machine's builder image are there, else the local runner.
+RUNNER = env.choice("RUNNER", "auto", ("auto", "local", "podman"))
 PODMAN_BIN = env.text("PODMAN_BIN", "podman")
 PODMAN_CONTAINERS_CONF = env.text(
     "PODMAN_CONTAINERS_CONF", str(BASE_DIR / "refinery" / "deploy" / "containers.conf")
@@ -440,6 +441,12 @@ RUNNER_NETWORK = env.matching(
 )
 WORKER_RUN_CMD = env.optional_text("WORKER_RUN_CMD")  # an operator's own build command
 
+# Repair: rounds of inferred recipes a job may get (apart from its retries), and where the
+# Contents indexes of the builder presets' suites live (manage.py contents_index).
+MAX_REPAIR_ROUNDS = env.integer("MAX_REPAIR_ROUNDS", 4, minimum=0, maximum=20)
+CONTENTS_INDEX_DIR = Path(env.text("CONTENTS_INDEX_DIR", str(VAR_DIR / "contents")))
+# A missing index is fetched and built the first time a repair needs it (a minute, once).
+CONTENTS_INDEX_AUTO_BUILD = env.flag("CONTENTS_INDEX_AUTO_BUILD", True)
 REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)
 MAX_REQUEUE_ATTEMPTS = env.integer("MAX_REQUEUE_ATTEMPTS", 3, minimum=0, maximum=100)
 RETRY_BACKOFF_BASE_SEC = env.integer("RETRY_BACKOFF_BASE_SEC", 30, minimum=1, maximum=3600)

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import functools
+import gzip
+import http.server
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +24,11 @@ from django_q.signing import SignedPackage
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from hints.contents import ContentsIndex, build_index
 from refinery import runtime_settings
+
+# Real lines of bookworm's Contents files, enough for the repair tests' lookups.
+CONTENTS_EXCERPTS = Path(__file__).resolve().parent / "hints" / "contents"
 
 
 @pytest.fixture
@@ -128,6 +137,7 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
             "VAR_DIR": str(tmp_path / "server-var"),
             "STORAGE_ROOT": str(storage_dir),
             "INDEX_PAGES_DIR": str(index_pages),
+            "CONTENTS_INDEX_DIR": str(settings.CONTENTS_INDEX_DIR),
             "PYTHON_VERSION": settings.PYTHON_VERSION,
             "PLATFORM_TAG": settings.PLATFORM_TAG,
             "LOG_LEVEL": "WARNING",
@@ -163,3 +173,37 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
 def live_refinery(start_refinery) -> str:
     """The web server alone; yields its base URL."""
     return str(start_refinery())
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Debian mirror on loopback holding the excerpted Contents files."""
+    root = tmp_path_factory.mktemp("mirror")
+    dists = root / "dists" / "bookworm" / "main"
+    dists.mkdir(parents=True)
+    for flavour in ("amd64", "all"):
+        source = (CONTENTS_EXCERPTS / f"Contents-{flavour}").read_bytes()
+        (dists / f"Contents-{flavour}.gz").write_bytes(gzip.compress(source))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def small_index(mirror: str, tmp_path_factory: pytest.TempPathFactory) -> ContentsIndex:
+    path = tmp_path_factory.mktemp("index") / "debian-bookworm-amd64.sqlite3"
+    build_index(mirror, "bookworm", "amd64", path)
+    return ContentsIndex(path)
+
+
+@pytest.fixture
+def contents_dir(settings, small_index: ContentsIndex, tmp_path: Path) -> Path:
+    """The small index where repairs look for the debian-bookworm amd64 one."""
+    directory = tmp_path / "contents"
+    directory.mkdir()
+    shutil.copyfile(small_index.path, directory / "debian-bookworm-amd64.sqlite3")
+    settings.CONTENTS_INDEX_DIR = directory
+    return directory

@@ -15,12 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds import queue as build_queue
+from builds import repairs
 from builds.api.filters import BuildJobFilter
 from builds.api.serializers import (
     BuildJobDetailSerializer,
     BuildJobSerializer,
     EnqueueNodeSerializer,
     EnqueueSummarySerializer,
+    RetrySerializer,
 )
 from builds.models import BuildEvent, BuildJob
 from builds.plan_builds import EnqueueSummary, enqueue_plan_builds
@@ -88,11 +90,35 @@ class BuildCancelView(_JobActionView):
         return build_queue.cancel(job, actor=actor)
 
 
-class BuildRetryView(_JobActionView):
-    """Queue a failed, cancelled, missing or skipped job again with fresh attempts."""
+class BuildRetryView(APIView):
+    """Queue a failed, cancelled, missing or skipped job again with fresh attempts; with
+    ``recipes``, built with those from now on (and, once it builds, learned as the
+    package's ``auto`` hint)."""
 
-    def act(self, job: BuildJob, actor: str) -> BuildJob:
-        return build_queue.retry(job, actor=actor)
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=RetrySerializer,
+        responses={
+            200: BuildJobSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        job = generics.get_object_or_404(BuildJob.objects.select_related("target"), pk=pk)
+        form = RetrySerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        recipes = form.validated_data.get("recipes")
+        try:
+            if recipes is None:
+                job = build_queue.retry(job, actor=actor_of(request))
+            else:
+                job = repairs.retry_with_recipes(job, recipes, actor=actor_of(request))
+        except (build_queue.QueueError, IllegalTransition) as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(BuildJobSerializer(job).data)
 
 
 def _summary_json(summary: EnqueueSummary) -> dict[str, Any]:

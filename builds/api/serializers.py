@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from builds.index.pages import file_url
 from builds.models import Artifact, BuildEvent, BuildJob, LogChunk
+from hints.recipes import validate_recipes
 from plans.models import Plan
 from refinery.lib.pins import name_problem, version_problem
 from refinery.lib.priority import Priority
@@ -88,6 +90,8 @@ class BuildJobSerializer(serializers.ModelSerializer[BuildJob]):
             "finished_at",
             "duration_seconds",
             "recipes",
+            "recipe_origins",
+            "repair_rounds",
         )
 
     def get_priority(self, job: BuildJob) -> str:
@@ -131,6 +135,20 @@ class BuildJobDetailSerializer(BuildJobSerializer):
 
     def get_log_url(self, job: BuildJob) -> str:
         return f"/api/logs/{job.name}/{job.version}?job={job.pk}"
+
+
+class RetrySerializer(serializers.Serializer[Any]):
+    recipes = serializers.JSONField(
+        required=False,
+        help_text="recipes to build with from now on (the recipe schema); learned when it builds",
+    )
+
+    def validate_recipes(self, value: Any) -> Any:
+        try:
+            validate_recipes(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0]) from None
+        return value
 
 
 class LogChunkSerializer(serializers.ModelSerializer[LogChunk]):

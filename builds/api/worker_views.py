@@ -28,7 +28,7 @@ from builds.index.pages import file_url
 from builds.log_sink import LogLimitExceeded, store_chunk
 from builds.models import BuildJob
 from builds.wheel_upload import WheelConflict, WheelUploadError, store_built_wheel
-from builds.worker import ClaimedJob, LocalBuildQueue, build_environment
+from builds.worker import ClaimedJob, LocalBuildQueue, build_environment, with_recipe_origins
 from refinery.lib.api_auth import IsWorkerOrOperator, lease_owner
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_schema import ErrorSerializer
@@ -136,6 +136,12 @@ class BuildReportSerializer(serializers.Serializer[Any]):
     )
     error = serializers.CharField(required=False, allow_blank=True, max_length=20_000, default="")
     message = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    runner = serializers.ChoiceField(
+        choices=["", "local", "podman"],
+        required=False,
+        default="",
+        help_text="failed: the runner whose build failed (what a repair may ask of it)",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["status"] == "failed" and not attrs.get("reason"):
@@ -186,7 +192,13 @@ class BuildStatusView(APIView):
             elif report == "built":
                 queue.complete(job_id, worker, data["message"])
             elif report == "failed":
-                queue.fail(job_id, worker, reason=data["reason"], error=data["error"])
+                queue.fail(
+                    job_id,
+                    worker,
+                    reason=data["reason"],
+                    error=data["error"],
+                    runner=data["runner"],
+                )
             else:
                 queue.release(job_id, worker)
         except (IllegalTransition, build_queue.QueueError) as exc:
@@ -340,7 +352,8 @@ class BuiltWheelView(APIView):
         upload = data["file"]
         job = BuildJob.objects.select_related("target").get(pk=pk)
         try:
-            artifact = store_built_wheel(job, upload, upload.name or "", data["provenance"])
+            provenance = with_recipe_origins(data["provenance"], job)
+            artifact = store_built_wheel(job, upload, upload.name or "", provenance)
         except WheelConflict as exc:
             # Not a lost lease: the worker keeps the published file (see HttpBuildQueue).
             return Response(

@@ -149,7 +149,16 @@ def in_own_venv() -> None:
     os.execv(python, [python, os.path.abspath(__file__)])
 
 
-def use_planned_build_environment(scratch: Path) -> None:
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
+    return canonical(match.group(0)) if match else ""
+
+
+def use_planned_build_environment(scratch: Path, overridden: set[str]) -> None:
     """Our own wheels first: the refinery's store holds the build requirements it built
     (or fetched) for this target. pip finds them in WHEELHOUSE, and the plan's pins make
     pip take exactly those versions, so it never rebuilds them from sdists. Set in the
@@ -164,6 +173,11 @@ def use_planned_build_environment(scratch: Path) -> None:
         if not PIN.fullmatch(pin):
             say(f"refusing the job: {pin!r} is not a name==version pin")
             sys.exit(EXIT_SOURCE_MISMATCH)
+    # A recipe's build requirement replaces the plan's pin of the same package.
+    released = [pin for pin in pins if requirement_name(pin) in overridden]
+    if released:
+        say(f"recipes replace the plan's {' '.join(released)}")
+    pins = [pin for pin in pins if pin not in released]
     if pins:
         constraints = scratch / "build-constraints.txt"
         constraints.write_text("\n".join(pins) + "\n")
@@ -235,7 +249,7 @@ def main() -> int:
         index_args = ["--index-url", indexes[0]]
         for extra in indexes[1:]:
             index_args += ["--extra-index-url", extra]
-    use_planned_build_environment(scratch)
+    use_planned_build_environment(scratch, {requirement_name(r) for r in extra_build_requires})
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     if extra_build_requires:
         # Extra build requirements mean building without isolation, in this environment.
@@ -248,7 +262,9 @@ def main() -> int:
         # Older pips (Debian's 23.0) otherwise take the legacy setup.py path for projects
         # without pyproject.toml; PEP 517 builds every project the same way, isolated.
         pip_args = [*pip_args, "--use-pep517"]
-    wheel = [*pip, "wheel", "--no-deps", "-w", str(output), *index_args, *pip_args]
+    # -v: the build backend's and the compiler's output stream into the log as they run
+    # (pip otherwise holds it back until the build fails), for people and for repair.
+    wheel = [*pip, "wheel", "-v", "--no-deps", "-w", str(output), *index_args, *pip_args]
     return run([*wheel, "--", str(sdist)])
 
 

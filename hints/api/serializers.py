@@ -22,6 +22,7 @@ class HintSerializer(serializers.ModelSerializer[Hint]):
             "recipes",
             "scope",
             "package",
+            "preset",
             "enabled",
             "source",
             "hit_count",
@@ -41,4 +42,7 @@ class HintSerializer(serializers.ModelSerializer[Hint]):
             raise serializers.ValidationError({"package": "a package-scoped hint needs one"})
         if scope == Hint.Scope.GLOBAL and package:
             raise serializers.ValidationError({"package": "a global hint must not name one"})
+        pattern = attrs.get("pattern", self.instance.pattern if self.instance else "")
+        if scope == Hint.Scope.GLOBAL and not pattern.strip():
+            raise serializers.ValidationError({"pattern": "a global hint needs a pattern"})
         return attrs

@@ -7,6 +7,7 @@ from rest_framework import generics
 
 from hints.api.serializers import HintSerializer
 from hints.models import Hint
+from hints.requeue import requeue_failures_later
 from refinery.lib.api_auth import IsOperator
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 
@@ -23,12 +24,16 @@ class HintListView(generics.ListCreateAPIView[Hint]):
     filterset_fields = ["scope", "package", "enabled", "source"]
 
     def perform_create(self, serializer: HintSerializer) -> None:  # type: ignore[override]
-        serializer.save(source=Hint.Source.MANUAL)
+        requeue_failures_later(serializer.save(source=Hint.Source.MANUAL))
 
 
 class HintDetailView(generics.RetrieveUpdateDestroyAPIView[Hint]):
-    """One hint: read, replace (PUT), change (PATCH) or delete (staff)."""
+    """One hint: read, replace (PUT), change (PATCH) or delete (staff). A new or changed
+    hint re-queues (bounded) the failed builds whose last log it matches."""
 
     queryset = Hint.objects.all()
     serializer_class = HintSerializer
     permission_classes = [IsOperator]
+
+    def perform_update(self, serializer: HintSerializer) -> None:  # type: ignore[override]
+        requeue_failures_later(serializer.save())

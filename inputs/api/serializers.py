@@ -17,6 +17,12 @@ class RequirementsUploadSerializer(serializers.Serializer[Any]):
         choices=[str(p.label) for p in Priority], required=False, default="normal"
     )
     strategy = serializers.ChoiceField(choices=["pinned", "eager"], required=False)
+    no_binary = serializers.CharField(
+        required=False, max_length=10_000, help_text="as pip's: names, :all: or :none:"
+    )
+    only_binary = serializers.CharField(
+        required=False, max_length=10_000, help_text="as pip's: names, :all: or :none:"
+    )
     overrides = serializers.CharField(required=False, help_text="JSON: force/exclude")
 
     def validate_overrides(self, value: str) -> Any:

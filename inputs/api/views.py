@@ -72,6 +72,8 @@ class RequirementsUploadView(APIView):
                 platform_tag=data.get("platform_tag"),
                 priority=Priority.from_name(data["priority"]),
                 strategy=data.get("strategy"),
+                no_binary=data.get("no_binary"),
+                only_binary=data.get("only_binary"),
                 overrides=data.get("overrides"),
             )
         except UploadError as exc:

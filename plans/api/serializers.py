@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.utils import inline_serializer
 from packaging.requirements import InvalidRequirement, Requirement
 from rest_framework import serializers
 
@@ -153,6 +154,14 @@ class PoppedInputSerializer(serializers.Serializer[Any]):
     overrides = serializers.DictField()
     preferred = serializers.DictField(child=serializers.CharField())
     max_deps = serializers.IntegerField()
+    format_control = inline_serializer(
+        "FormatControl",
+        {
+            "no_binary": serializers.ListField(child=serializers.CharField()),
+            "only_binary": serializers.ListField(child=serializers.CharField()),
+        },
+        required=False,
+    )
     index_url = serializers.CharField()
     extra_index_urls = serializers.ListField(child=serializers.CharField())
 

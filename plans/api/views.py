@@ -81,6 +81,7 @@ class PendingInputPopView(APIView):
                     "overrides": plan_request.overrides,
                     "preferred": plan_request.preferred,
                     "max_deps": plan_request.max_deps,
+                    "format_control": plan_request.format_control,
                     "index_url": settings.INDEX_URL,
                     "extra_index_urls": settings.EXTRA_INDEX_URL,
                 }

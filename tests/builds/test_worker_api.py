@@ -207,7 +207,8 @@ def test_a_built_wheel_is_checked_and_stored_as_the_jobs_artifact(worker_api, tm
     assert (artifact.job_id, artifact.origin, artifact.provenance) == (
         job.pk,
         "built",
-        {"runner": "local"},
+        # the worker's account, and the recipes with their origins as the server knows them
+        {"runner": "local", "recipes": [], "recipe_origins": []},
     )
     assert default_storage.exists(cas_key(digest))
 

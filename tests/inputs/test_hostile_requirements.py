@@ -58,14 +58,14 @@ def test_a_comment_starts_at_a_hash_after_whitespace_as_in_pip():
         max_bytes=10_000,
         max_lines=10,
     )
-    assert [str(p.requirement) for p in parsed] == ["idna==3.7", "six==1.16.0"]
+    assert [str(p.requirement) for p in parsed.requirements] == ["idna==3.7", "six==1.16.0"]
 
 
 def test_a_comment_ending_in_a_backslash_does_not_swallow_the_next_line():
     parsed = parse_requirements(
         b"# note \\\nrequests==2.32.3\n", TARGET, max_bytes=10_000, max_lines=10
     )
-    assert [(p.line, str(p.requirement)) for p in parsed] == [(2, "requests==2.32.3")]
+    assert [(p.line, str(p.requirement)) for p in parsed.requirements] == [(2, "requests==2.32.3")]
 
 
 @pytest.mark.parametrize("separator", [b"\r", b"\x0c", b"\x0b", b"\x1c", b"\xc2\x85"])

@@ -26,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="one claim round, then exit")
         parser.add_argument("--max", dest="max_jobs", default=None, help="stop after N jobs")
         parser.add_argument(
-            "--runner", choices=["local", "podman"], default=None, help="default: RUNNER"
+            "--runner",
+            choices=["auto", "local", "podman"],
+            default=None,
+            help="default: RUNNER (auto: podman when its builder image is here)",
         )
         parser.add_argument("--grace", default="60", help="seconds running builds may finish in")
 

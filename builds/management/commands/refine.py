@@ -52,7 +52,20 @@ class Command(BaseCommand):
             help="e.g. cp311-manylinux_2_17_s390x (default: PYTHON_VERSION and PLATFORM_TAG)",
         )
         parser.add_argument("--strategy", choices=["pinned", "eager"], default=None)
-        parser.add_argument("--runner", choices=["local", "podman"], default=None)
+        parser.add_argument(
+            "--no-binary",
+            default=None,
+            help="as pip's: build these from their sdists (names, :all:)",
+        )
+        parser.add_argument(
+            "--only-binary", default=None, help="as pip's: wheels only for these (names, :all:)"
+        )
+        parser.add_argument(
+            "--runner",
+            choices=["auto", "local", "podman"],
+            default=None,
+            help="default: RUNNER (auto: podman when its builder image is here)",
+        )
         parser.add_argument(
             "--hashes", metavar="OUT", help="also write a hashed requirements file here"
         )
@@ -83,6 +96,8 @@ class Command(BaseCommand):
                 python_version=target.python_version,
                 platform_tag=target.platform_tag,
                 strategy=options["strategy"],
+                no_binary=options["no_binary"],
+                only_binary=options["only_binary"],
                 auto_plan=False,
             )
         except UploadError as exc:

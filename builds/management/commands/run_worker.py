@@ -49,7 +49,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--plans", action="store_true", help="plan inputs")
         parser.add_argument("--builds", action="store_true", help="build jobs (the default)")
-        parser.add_argument("--runner", choices=["local", "podman"], default=None)
+        parser.add_argument(
+            "--runner",
+            choices=["auto", "local", "podman"],
+            default=None,
+            help="default: RUNNER (auto: podman when its builder image is here)",
+        )
         parser.add_argument(
             "--arch",
             action="append",

@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--platform", help="target platform tag (default PLATFORM_TAG)")
         parser.add_argument("--priority", default="normal", help="low, normal, high or critical")
         parser.add_argument("--strategy", help="pinned or eager (default UPGRADE_STRATEGY)")
+        parser.add_argument("--no-binary", help="as pip's: build these from source (names, :all:)")
+        parser.add_argument("--only-binary", help="as pip's: wheels only for these (names, :all:)")
         parser.add_argument(
             "--overrides", help='JSON: {"force": {"name": "1.0"}, "exclude": ["name"]}'
         )
@@ -61,6 +63,8 @@ class Command(BaseCommand):
                 platform_tag=options["platform"],
                 priority=priority,
                 strategy=options["strategy"],
+                no_binary=options["no_binary"],
+                only_binary=options["only_binary"],
                 overrides=overrides,
             )
         except UploadError as exc:

@@ -7,6 +7,7 @@ from typing import Any, TextIO, cast
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inputs.format_control import FormatControlError
 from inputs.requirements import RequirementsError
 from inputs.services import UploadError, parse_with_limits, read_requirements_path
 from plans.dag import PlanError
@@ -40,6 +41,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-deps", default=None, help="fail when the plan needs more packages"
         )
+        parser.add_argument(
+            "--no-binary", default=None, help="as pip's: names, :all: or :none: (build these)"
+        )
+        parser.add_argument(
+            "--only-binary", default=None, help="as pip's: names, :all: or :none: (wheels only)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
@@ -58,8 +65,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         try:
             parsed = parse_with_limits(content, target)
+            formats = parsed.format_control
+            for option in ("no_binary", "only_binary"):
+                if options[option] is not None:
+                    formats.add("--" + option.replace("_", "-"), options[option])
         except RequirementsError as exc:
             raise CommandError(f"{path}: {exc}") from None
+        except FormatControlError as exc:
+            raise CommandError(str(exc)) from None
         max_deps = settings.MAX_DEPS
         if options["max_deps"] is not None:
             if not str(options["max_deps"]).isdigit() or int(options["max_deps"]) < 1:
@@ -72,12 +85,13 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--overrides: {exc}") from None
         request = PlanRequest(
-            requirements=[item.as_json() for item in parsed],
+            requirements=[item.as_json() for item in parsed.requirements],
             python_version=target.python_version,
             platform_tag=target.platform_tag,
             strategy=options["strategy"] or settings.UPGRADE_STRATEGY,
             overrides=overrides,
             max_deps=max_deps,
+            format_control=formats.as_json(),
         )
         progress = ProgressLine(cast(TextIO, self.stderr._out))
         try:
