@@ -192,9 +192,16 @@ def decide(lines: Sequence[str], facts: JobFacts, index: Index | None) -> Decisi
             additions.append({"type": "system_packages", "packages": packages})
             origins.append(origin)
     for hint in hints:
-        if combine(facts.recipes, additions, hint.recipes) != combine(facts.recipes, additions):
-            additions.extend(hint.recipes)
-            origins.append({"hint": hint.name, "recipes": hint.recipes})
+        if combine(facts.recipes, hint.recipes) == combine(facts.recipes):
+            continue  # applied in an earlier round already
+        agrees = combine(facts.recipes, additions, hint.recipes) == combine(
+            facts.recipes, additions
+        )
+        additions.extend(hint.recipes)
+        # A hint that names what inference found too is recorded: both paths agreed.
+        origins.append(
+            {"hint": hint.name, "recipes": hint.recipes, **({"agrees": True} if agrees else {})}
+        )
     if not additions:
         # A Python module is looked at only once no system problem is left to fix: a
         # failing extension often drags an unrelated import error behind it.
