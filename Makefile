@@ -27,9 +27,9 @@ run: $(STAMP)
 	@# The demo: refine a two-line requirements file so the index has something to install
 	@# (DEMO=0 skips it; without network it warns and the server starts anyway).
 	@if [ "$(DEMO)" != "0" ]; then \
-		PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py refine refinery/deploy/demo-requirements.txt \
+		PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(PY) manage.py refine refinery/deploy/demo-requirements.txt \
 			|| echo "demo refine failed (offline?); serving anyway"; fi
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: test-postgres test-sqlite
 

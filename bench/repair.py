@@ -92,7 +92,7 @@ def _refine(var_dir: Path, case: dict[str, Any], arch: str) -> float:
     requirements = var_dir / f"{case['name']}.txt"
     requirements.write_text(f"{case['name']}=={case['version']}\n")
     started = time.monotonic()
-    _manage(
+    done = _manage(
         var_dir,
         "refine",
         str(requirements),
@@ -106,6 +106,8 @@ def _refine(var_dir: Path, case: dict[str, Any], arch: str) -> float:
         "3600",
         timeout=4000,
     )
+    # What refine printed, for a look at a case that went wrong.
+    (var_dir / "refine.log").write_text(done.stdout + done.stderr)
     return time.monotonic() - started
 
 
@@ -190,8 +192,20 @@ def main() -> None:
         cases = [case for case in cases if case["kind"] == args.kind]
     root = Path(args.root) / time.strftime("%Y%m%d-%H%M%S")
     started = time.monotonic()
+
+    def run(case: dict[str, Any]) -> Outcome:
+        outcome = run_case(case, root, args.compare, args.arch)
+        # One line per case as it ends, so a long run shows where it stands.
+        print(
+            f"[{(time.monotonic() - started) / 60:5.1f} min] {outcome.name}: {outcome.status}"
+            f" {outcome.reason} rounds={outcome.rounds} {outcome.seconds:.0f} s"
+            f" ({'as expected' if outcome.ok else 'NOT as expected'})",
+            flush=True,
+        )
+        return outcome
+
     with ThreadPoolExecutor(args.parallel) as pool:
-        outcomes = list(pool.map(lambda case: run_case(case, root, args.compare, args.arch), cases))
+        outcomes = list(pool.map(run, cases))
     _report(outcomes, time.monotonic() - started)
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(o) for o in outcomes], indent=2))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -12,12 +15,14 @@ from builds import repairs
 from builds.forms import RecipesForm, WheelUploadForm
 from builds.index import publishing
 from builds.index.catalog import target_for_slug
+from builds.log_viewer import log_viewer_context
 from builds.models import Artifact, BuildEvent, BuildJob
 from builds.plan_builds import enqueue_plan_builds
-from builds.queue import QueueError, cancel, reap_expired_leases, retry
+from builds.queue import QueueError, cancel, prioritize, reap_expired_leases, retry
 from builds.wheel_upload import WheelUploadError, upload_wheel
 from plans.admin import PlanAdmin
 from plans.models import Plan
+from refinery.lib.cli import format_age
 from refinery.lib.state_machine import IllegalTransition
 
 # Fields only workers and services write; an operator edits them through actions.
@@ -45,12 +50,25 @@ class BuildEventInline(admin.TabularInline[BuildEvent, BuildJob]):
     model = BuildEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "kind", "from_status", "to_status", "actor", "message")
+    fields = ("created_at", "after", "kind", "from_status", "to_status", "actor", "message")
     readonly_fields = fields
     ordering = ("created_at", "id")
 
     def has_add_permission(self, request: HttpRequest, obj: BuildJob | None = None) -> bool:
         return False
+
+    @admin.display(description="after previous")
+    def after(self, event: BuildEvent) -> str:
+        earlier = Q(created_at__lt=event.created_at) | Q(
+            created_at=event.created_at, pk__lt=event.pk
+        )
+        before = (
+            BuildEvent.objects.filter(earlier, job_id=event.job_id)
+            .order_by("-created_at", "-id")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        return "-" if before is None else format_age(event.created_at - before)
 
 
 def _run_each(
@@ -98,9 +116,41 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
     date_hierarchy = "enqueued_at"
     list_select_related = ("target",)
     raw_id_fields = ("plan",)
-    readonly_fields = WORKER_OWNED
+    # A job is its package, version, target and plan for good; only its priority is the
+    # operator's to change here (through the queue, which records it).
+    readonly_fields = ("name", "version", "target", "plan", "max_attempts", *WORKER_OWNED)
     inlines = (BuildEventInline,)
     actions = ("retry_jobs", "retry_with_recipes", "cancel_jobs", "requeue_expired")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        job = BuildJob.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        context = {**(extra_context or {})}
+        if job is not None:
+            context["viewer"] = log_viewer_context(job)
+        return super().change_view(request, object_id, form_url, context)
+
+    def save_model(
+        self, request: HttpRequest, obj: BuildJob, form: ModelForm[BuildJob], change: bool
+    ) -> None:
+        if not change or "priority" not in form.changed_data:
+            return
+        stored = BuildJob.objects.get(pk=obj.pk)
+        try:
+            prioritize(stored, obj.priority, actor=f"admin:{request.user.get_username()}")
+        except QueueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def has_delete_permission(self, request: HttpRequest, obj: BuildJob | None = None) -> bool:
+        # A job a worker may hold is cancelled, not deleted; finished ones may go.
+        if obj is not None and obj.status in BuildJob.ACTIVE:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.action(description="Retry selected jobs with recipes…")
     def retry_with_recipes(

@@ -17,6 +17,20 @@ def missing_dependency(lines: Iterable[str]) -> str | None:
     return problems[0].evidence if problems else None
 
 
+# The build script's last word before it gives up (``stop`` in refinery_build.py).
+_STATED = "refinery-build: error: "
+
+
+def stated_cause(lines: Iterable[str]) -> str | None:
+    """Why the build script stopped, in its own words (a download that failed, a package
+    manager that refused), when it said so."""
+    cause = None
+    for line in lines:
+        if line.startswith(_STATED):
+            cause = line[len(_STATED) :].strip()
+    return cause
+
+
 class TailSink:
     """Passes lines on to ``sink`` and keeps the last ``keep`` for classification."""
 

@@ -14,8 +14,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 
+from builds.activity import stranded_jobs
 from builds.images import (
     DEBIAN_TO_MACHINE,
+    MACHINE_TO_DEBIAN,
     binfmt_ready,
     host_debian_arch,
     image_exists,
@@ -82,6 +84,23 @@ def builder_images() -> list[Check]:
             ok = binfmt_ready(arch)
             checks.append((f"binfmt qemu-{machine}", ok, "emulation ready" if ok else fix_binfmt))
     return checks
+
+
+def stranded_builds() -> list[Check]:
+    """Waiting jobs no worker here can build (no image, no remote worker of late)."""
+    stranded = stranded_jobs()
+    if not stranded:
+        return [("waiting builds", True, "each has a worker that can build it")]
+    return [
+        (
+            f"builds waiting for {arch}",
+            False,
+            f"{count} job(s) wait for {arch}, which nothing here builds: python manage.py "
+            f"build_image --arch {MACHINE_TO_DEBIAN.get(arch, arch)}, or start a remote "
+            f"worker on {arch}",
+        )
+        for arch, count in sorted(stranded.items())
+    ]
 
 
 def storage() -> Check:

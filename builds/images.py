@@ -85,8 +85,15 @@ def _run(argv: list[str], say: Callable[[str], None]) -> None:
 
 
 def build_image(
-    preset: str, arch: str, *, workdir: Path, say: Callable[[str], None]
+    preset: str,
+    arch: str,
+    *,
+    workdir: Path,
+    say: Callable[[str], None],
+    stage: Callable[[str], None] | None = None,
 ) -> BuilderImage:
+    """``say`` gets every line of the tools' output, ``stage`` one line per step."""
+    stage = stage or say
     if preset not in PRESETS:
         raise ImageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     if arch not in DEBIAN_TO_MACHINE:
@@ -105,14 +112,20 @@ def build_image(
     first = ["debootstrap", "--variant=minbase", f"--include={spec['include']}"]
     if foreign:
         first += [f"--arch={arch}", "--foreign"]
+    stage(f"debootstrap {spec['suite']} for {arch}: fetching and unpacking packages")
     _run([*first, spec["suite"], str(rootfs), spec["mirror"]], say)
     if foreign:
+        stage(
+            f"second stage under qemu-{DEBIAN_TO_MACHINE[arch]}: configuring packages "
+            "(the slow part on a foreign architecture, often 10-15 minutes)"
+        )
         _run(["chroot", str(rootfs), "/debootstrap/debootstrap", "--second-stage"], say)
     for downloaded in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
         downloaded.unlink()
     name = image_name(preset, arch)
     podman = [settings.PODMAN_BIN]
     env = podman_env()
+    stage(f"importing the root filesystem into podman as {name}")
     say(f"$ tar -C {rootfs} -c . | podman import --arch {arch} - {name}")
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     imported = subprocess.run(
@@ -129,6 +142,7 @@ def build_image(
         raise ImageError(f"podman import failed: {imported.stderr.strip()[-300:]}")
     image_id = imported.stdout.strip().splitlines()[-1] if imported.stdout.strip() else ""
     shutil.rmtree(rootfs, ignore_errors=True)
+    stage("listing the image's packages (what repairs need not install)")
     record, _ = BuilderImage.objects.update_or_create(
         preset=preset,
         arch=arch,

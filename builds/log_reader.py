@@ -7,6 +7,7 @@ and many readers may ask at once, so readers stream it a few chunks at a time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
@@ -76,3 +77,60 @@ def attempt_tail(job_id: int, attempt: int, max_lines: int) -> list[str]:
             break
     lines = "".join(reversed(texts)).splitlines()
     return lines[-max_lines:]
+
+
+@dataclass(frozen=True)
+class LineBatch:
+    """Lines ``seq``, ``seq + 1`` … of a job's log (numbered over all its attempts), all
+    from one attempt."""
+
+    attempt: int
+    seq: int
+    lines: list[str]
+
+
+def _split(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def lines_since(job_id: int, since: int, max_lines: int = 2000) -> list[LineBatch]:
+    """Stored lines from line ``since`` on, at most ``max_lines``, in batches per attempt."""
+    start = (
+        LogChunk.objects.filter(job_id=job_id, first_line__lte=since)
+        .order_by("-first_line")
+        .values_list("first_line", flat=True)
+        .first()
+    )
+    chunks = LogChunk.objects.filter(job_id=job_id, first_line__gte=start or 0)
+    batches: list[LineBatch] = []
+    count = 0
+    for attempt, first, text in (
+        chunks.order_by("first_line")
+        .values_list("attempt", "first_line", "text")
+        .iterator(chunk_size=_BATCH)
+    ):
+        lines = _split(text)
+        if first < since:
+            lines, first = lines[since - first :], since
+        lines = lines[: max_lines - count]
+        if not lines:
+            if count >= max_lines:
+                break
+            continue
+        if batches and batches[-1].attempt == attempt:
+            batches[-1].lines.extend(lines)
+        else:
+            batches.append(LineBatch(attempt, first, lines))
+        count += len(lines)
+        if count >= max_lines:
+            break
+    return batches
+
+
+def log_length(job_id: int) -> int:
+    """How many lines the job's log holds (the next line's number)."""
+    last = LogChunk.objects.filter(job_id=job_id).order_by("-first_line").first()
+    return 0 if last is None else last.first_line + last.lines

@@ -13,17 +13,22 @@ on every chunk it is sent (``store_chunk``).
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from builds.models import LogChunk
+from builds import live
+from builds.models import BuildJob, LogChunk
+
+logger = logging.getLogger(__name__)
 
 # Room for the cut markers and a last partial chunk beyond the bound itself.
 _SERVER_SLACK_BYTES = 64 * 1024
@@ -53,7 +58,10 @@ def _utf8_size(text: str) -> int:
 class BatchingSink(ABC):
     """Buffers lines and hands them on as numbered chunks: every ``max_lines`` lines or
     ``max_seconds`` seconds, whichever comes first, and at ``close``. Keeps the attempt's
-    output within ``max_bytes`` (head and tail, the cut marked) and splits long lines."""
+    output within ``max_bytes`` (head and tail, the cut marked) and splits long lines.
+
+    A line followed by silence (a compiler at work) is not held back: a flusher thread
+    hands on what has waited ``max_seconds``, so a live log never lags by more than that."""
 
     def __init__(
         self,
@@ -77,19 +85,44 @@ class BatchingSink(ABC):
         self._lines: list[str] = []
         self._last_flush = time.monotonic()
         self._seq = first_seq
+        self._lock = threading.RLock()  # the writer and the idle flusher take turns
+        self._closed = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     @abstractmethod
     def deliver(self, seq: int, text: str) -> None:
         """Store or send chunk number ``seq``."""
 
     def write(self, line: str) -> None:
-        for piece in split_long_line(line.rstrip("\n"), self.max_line_chars):
-            self._keep(piece + "\n")
-        if (
-            len(self._lines) >= self.max_lines
-            or time.monotonic() - self._last_flush >= self.max_seconds
-        ):
-            self.flush()
+        with self._lock:
+            for piece in split_long_line(line.rstrip("\n"), self.max_line_chars):
+                self._keep(piece + "\n")
+            if (
+                len(self._lines) >= self.max_lines
+                or time.monotonic() - self._last_flush >= self.max_seconds
+            ):
+                self.flush()
+            elif self._flusher is None and not self._closed.is_set():
+                self._flusher = threading.Thread(
+                    target=self._flush_when_idle, name="log-flusher", daemon=True
+                )
+                self._flusher.start()
+
+    def _flush_when_idle(self) -> None:
+        try:
+            while not self._closed.wait(self.max_seconds / 2):
+                with self._lock:
+                    if self._closed.is_set():
+                        return
+                    if self._lines and time.monotonic() - self._last_flush >= self.max_seconds:
+                        self.flush()
+        except Exception:  # the lines stay buffered: the writer's next flush takes them
+            logger.warning("idle log flush failed", exc_info=True)
+        finally:
+            self.flusher_done()
+
+    def flusher_done(self) -> None:  # noqa: B027 - a hook; most sinks hold nothing
+        """Called in the flusher thread as it ends (to release what the thread holds)."""
 
     def _keep(self, line: str) -> None:
         size = _utf8_size(line)
@@ -113,14 +146,24 @@ class BatchingSink(ABC):
             self._cut_bytes += _utf8_size(dropped)
 
     def flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if not self._lines:
-            return
-        text, self._lines = "".join(self._lines), []
-        self.deliver(self._seq, text)
-        self._seq += 1
+        with self._lock:
+            self._last_flush = time.monotonic()
+            if not self._lines:
+                return
+            text = "".join(self._lines)
+            self.deliver(self._seq, text)  # on failure the lines stay for the next flush
+            self._lines = []
+            self._seq += 1
 
     def close(self) -> None:
+        with self._lock:
+            self._closed.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=30)
+        with self._lock:
+            self._finish()
+
+    def _finish(self) -> None:
         if self._cutting:
             self._lines.append(
                 f"refinery: [{self._cut_lines} lines ({self._cut_bytes} bytes) cut here]\n"
@@ -154,16 +197,22 @@ def store_chunk(job_id: int, attempt: int, seq: int, text: str) -> bool:
         )
     try:
         with transaction.atomic():
-            LogChunk.objects.create(
+            # The job's row is the lock: its chunks are numbered one writer at a time.
+            BuildJob.objects.select_for_update().filter(pk=job_id).first()
+            last = LogChunk.objects.filter(job_id=job_id).order_by("-first_line").first()
+            chunk = LogChunk.objects.create(
                 job_id=job_id,
                 attempt=attempt,
                 seq=seq,
                 text=text,
                 size=size,
+                first_line=0 if last is None else last.first_line + last.lines,
+                lines=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
                 created_at=timezone.now(),
             )
     except IntegrityError:
         return False
+    transaction.on_commit(lambda: live.log_lines(chunk))
     return True
 
 
@@ -181,6 +230,9 @@ class DatabaseLogSink(BatchingSink):
         )
         # Lines written earlier in this attempt (the worker's own notes) count too.
         self._head_left = max(0, self._head_left - attempt_log_bytes(job_id, attempt))
+
+    def flusher_done(self) -> None:
+        connection.close()  # the flusher thread's own database connection
 
     def deliver(self, seq: int, text: str) -> None:
         # This sink keeps within the bound; only a log others wrote to as well can be full.

@@ -247,6 +247,10 @@ class LogChunk(models.Model):
     seq = models.PositiveIntegerField(help_text="0, 1, 2 … within the attempt")
     text = models.TextField()
     size = models.PositiveIntegerField(default=0, help_text="UTF-8 bytes of text")
+    # Lines are numbered over the job's whole log (every attempt, in order), so a reader
+    # can resume at line K (the websocket's ``since``) with no gap and no repeat.
+    first_line = models.PositiveIntegerField(default=0, help_text="index of the first line")
+    lines = models.PositiveIntegerField(default=0, help_text="lines in this chunk")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -254,7 +258,9 @@ class LogChunk(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["job", "attempt", "seq"], name="logchunk_unique_seq_per_attempt"
-            )
+            ),
+            # Two chunks never claim the same lines of a job's log.
+            models.UniqueConstraint(fields=["job", "first_line"], name="logchunk_unique_lines"),
         ]
 
     def __str__(self) -> str:

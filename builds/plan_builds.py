@@ -112,6 +112,24 @@ def _enqueue_node(
         BuildDependency.objects.get_or_create(job=job, name=need_name, version=need_version)
 
 
+def _note_cached(plan: Plan, cached: set[str]) -> None:
+    """Build nodes whose wheel our store already had are ``cached`` in the plan too, and
+    its counts say so (the plan's decision stands; what it asked for was there)."""
+    nodes = plan.nodes()
+    changed = [n for n in nodes if n.get("action") == "build" and node_key(n) in cached]
+    if not changed:
+        return
+    for node in changed:
+        node["action"] = "cached"
+    actions = [n.get("action") for n in nodes]
+    plan.dag = {**plan.dag, "nodes": nodes}
+    plan.snapshot = {
+        **(plan.snapshot or {}),
+        "counts": {action: actions.count(action) for action in ("build", "reuse", "cached")},
+    }
+    plan.save(update_fields=["dag", "snapshot", "updated_at"])
+
+
 def _advance_statuses(plan: Plan, whole_plan: bool) -> None:
     plan_target = Plan.Status.QUEUED if whole_plan else Plan.Status.BUILD_QUEUED
     if plan.status != plan_target and plan_target in Plan.TRANSITIONS[plan.status]:
@@ -144,6 +162,8 @@ def enqueue_plan_builds(
         locked = Plan.objects.select_for_update().select_related("target").get(pk=plan.pk)
         for item in nodes:
             _enqueue_node(locked, item, needs.get(node_key(item), set()), summary, actor, now)
+        cached = {f"{j.name}=={j.version}" for j in summary.recorded if j.status == Status.CACHED}
+        _note_cached(locked, cached)
         _advance_statuses(locked, whole_plan=node is None)
     write_manifest(plan)
     return summary

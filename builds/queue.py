@@ -20,6 +20,7 @@ from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from builds import live
 from builds.models import BuildDependency, BuildEvent, BuildJob, default_max_attempts
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
@@ -74,6 +75,7 @@ def _move(
     """Transition ``job`` and record the event; callers hold a transaction."""
     previous = job.status
     job.transition_to(target, lease_owner_must_be=lease_owner_must_be, **changes)
+    transaction.on_commit(lambda: live.job_status(job))
     BuildEvent.objects.create(
         job=job,
         kind=BuildEvent.Kind.TRANSITION,
@@ -607,6 +609,37 @@ def cancel(job: BuildJob, *, actor: str, now: datetime | None = None) -> BuildJo
         failure_reason=Reason.CANCELLED,
         finished_at=now,
     )
+
+
+@transaction.atomic
+def prioritize(
+    job: BuildJob, priority: int, *, actor: str, now: datetime | None = None
+) -> BuildJob:
+    """Change the priority of a job that still waits (pending or retry): claims order by it."""
+    if priority not in Priority.values:
+        raise QueueError(f"priority {priority!r} is not one of low, normal, high, critical")
+    if job.status not in BuildJob.CLAIMABLE:
+        raise QueueError(
+            f"build job {job.pk} is {job.status}; only waiting (pending or retry) jobs "
+            "can be reprioritized"
+        )
+    now = _now(now)
+    previous = job.priority
+    changed = BuildJob.objects.filter(pk=job.pk, status__in=BuildJob.CLAIMABLE).update(
+        priority=priority, updated_at=now
+    )
+    if not changed:
+        raise QueueError(f"build job {job.pk} was claimed meanwhile")
+    BuildEvent.objects.create(
+        job=job,
+        kind=BuildEvent.Kind.NOTE,
+        actor=actor,
+        message=f"priority {Priority(previous).label} -> {Priority(priority).label}",
+        data={"priority": {"from": previous, "to": priority}},
+        created_at=now,
+    )
+    job.priority = priority
+    return job
 
 
 @transaction.atomic

@@ -244,5 +244,5 @@ class HttpLogSink(BatchingSink):
     def close(self, *, give_up_after: float = 60.0) -> None:
         """Send what is left, waiting up to ``give_up_after`` for an absent server."""
         self._give_up_after = give_up_after
-        self.flush()
+        super().close()  # the cut log's tail too, and the idle flusher stopped
         self._send_pending()

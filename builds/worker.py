@@ -35,7 +35,7 @@ from builds.artifacts import (
     repair_tools,
     store_wheel,
 )
-from builds.failure_classes import TailSink, missing_dependency
+from builds.failure_classes import TailSink, missing_dependency, stated_cause
 from builds.index.catalog import artifacts_for_pins
 from builds.log_sink import DatabaseLogSink, LogSink
 from builds.manifest import write_manifest
@@ -330,11 +330,19 @@ def build_one(
                 return f"job {job.id}: released on shutdown"
             if not result.ok:
                 reason, error = result.reason, result.detail or result.reason
-                missing = missing_dependency(sink.lines) if reason == "build_error" else None
-                if missing is not None:
-                    reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
+                cause = stated_cause(sink.lines)
+                repairable = runner.name
+                if cause is not None:
+                    # The build script stopped by itself (a download, a package manager, a
+                    # hash): "download failed (…)" says more than "exit code 67", and it is
+                    # nothing a repair of the package's build could fix.
+                    error, repairable = f"{cause} ({error})", ""
+                elif reason == "build_error":
+                    missing = missing_dependency(sink.lines)
+                    if missing is not None:
+                        reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
                 sink.close()  # the whole log is stored before anyone reads it for a repair
-                queue.fail(job.id, worker_id, reason=reason, error=error, runner=runner.name)
+                queue.fail(job.id, worker_id, reason=reason, error=error, runner=repairable)
                 return f"job {job.id}: {reason} ({error})"
             stored = []
             for wheel in result.wheels:
@@ -348,9 +356,11 @@ def build_one(
                     stored.append(exc.published_sha256)
                 except ArtifactError as exc:
                     sink.write(f"worker: {exc}")
+                    sink.close()
                     reason = "target_too_old" if isinstance(exc, TargetTooOld) else "build_error"
                     queue.fail(job.id, worker_id, reason=reason, error=str(exc))
                     return f"job {job.id}: {reason} ({exc})"
+            sink.close()  # the whole log is stored before the job is final
             queue.complete(job.id, worker_id, message=f"stored {', '.join(stored)}")
             return f"job {job.id}: built in {result.elapsed:.1f} s"
     finally:
@@ -476,8 +486,14 @@ def _build_in_thread(
     except (IllegalTransition, build_queue.QueueError) as exc:
         # Cancelled or re-leased while the build finished: the job's row decides, not us.
         return f"job {job.id}: not reported, it changed meanwhile ({exc})"
-    except Exception as exc:  # a worker bug must not kill the loop; the lease reaper recovers
+    except Exception as exc:  # a worker bug must not kill the loop
         logger.exception("job %s: worker error", job.id)
+        # Give the job back as a failed attempt (retried with backoff) rather than leave it
+        # leased until the lease runs out; if even that fails, the lease reaper recovers.
+        try:
+            queue.fail(job.id, worker_id, reason="infrastructure", error=f"worker error: {exc}")
+        except Exception:
+            logger.warning("job %s: could not report the worker error", job.id, exc_info=True)
         return f"job {job.id}: worker error {exc}"
     finally:
         connection.close()

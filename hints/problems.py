@@ -136,6 +136,9 @@ _MATCHERS: list[Matcher] = [
         rf"fatal error: '?({_HEADER_FILE})'?(?:: No such file or directory| file not found)",
     ),
     _one(HEADER, rf"\bC(?:\+\+)? header '({_HEADER_FILE})' not found"),
+    # SWIG, following an %include into the system headers: "x.i:62: Error: Unable to find
+    # 'openssl/opensslv.h'".
+    _one(HEADER, rf"\.i:\d+: Error: Unable to find '({_HEADER_FILE})'"),
     # pkgconf / pkg-config, and the modules meson and cmake look up through them.
     _one(PKGCONFIG, rf"\bPackage '?({_NAME})'?,? (?:required by '[^']{{0,200}}', )?not found"),
     _one(PKGCONFIG, rf"\bPackage ({_NAME}) was not found in the pkg-config search path"),

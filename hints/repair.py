@@ -174,6 +174,7 @@ def decide(lines: Sequence[str], facts: JobFacts, index: Index | None) -> Decisi
         return decision
 
     tried = _tried(facts)
+    chosen: set[str] = set()  # this round's packages
     additions: list[dict[str, Any]] = []
     origins: list[dict[str, Any]] = []
     dirs = include_dirs(lines)
@@ -186,11 +187,14 @@ def decide(lines: Sequence[str], facts: JobFacts, index: Index | None) -> Decisi
         )
         decision.candidates[problem.key] = found.packages + found.companions
         choice = _choose(problem, found, tried)
-        if choice is not None:
+        # Three headers of one library are one fix: a problem whose best package this round
+        # already chose is covered, not a reason to reach for its second-best.
+        if choice is not None and choice[0][0] not in chosen:
             packages, origin = choice
-            tried.update(packages)
+            chosen.update(packages)
             additions.append({"type": "system_packages", "packages": packages})
             origins.append(origin)
+    tried |= chosen
     for hint in hints:
         if combine(facts.recipes, hint.recipes) == combine(facts.recipes):
             continue  # applied in an earlier round already

@@ -11,7 +11,7 @@ from django.urls import URLPattern, path, reverse
 from inputs.forms import RequirementsUploadForm
 from inputs.models import PendingInput
 from inputs.plan_queue import PlanQueueError, enqueue_plan, replan
-from inputs.services import UploadError, read_limited, upload_requirements
+from inputs.services import UploadError
 from refinery.lib.state_machine import IllegalTransition
 
 
@@ -35,6 +35,9 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
     readonly_fields = (
         "kind",
         "original_filename",
+        # The target is part of what was uploaded (and of its identity): fixed once stored.
+        "python_version",
+        "platform_tag",
         "sha256",
         "size",
         "storage_key",
@@ -55,6 +58,12 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Inputs arrive through the upload view below, which validates them.
 
+    def has_delete_permission(self, request: HttpRequest, obj: PendingInput | None = None) -> bool:
+        # A plan worker may hold an input being planned: let it finish or fail first.
+        if obj is not None and obj.status == PendingInput.Status.PLANNING:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_urls(self) -> list[URLPattern]:
         upload = path(
             "upload/",
@@ -69,18 +78,8 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
             return HttpResponse(status=403)
         form = RequirementsUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                result = upload_requirements(
-                    read_limited(upload, upload.name or "requirements.txt", upload.size),
-                    upload.name or "requirements.txt",
-                    python_version=form.cleaned_data["python_version"],
-                    platform_tag=form.cleaned_data["platform_tag"],
-                    priority=int(form.cleaned_data["priority"]),
-                    strategy=form.cleaned_data["strategy"] or None,
-                    no_binary=form.cleaned_data["no_binary"] or None,
-                    only_binary=form.cleaned_data["only_binary"] or None,
-                )
+                result = form.upload()
             except UploadError as exc:
                 form.add_error("file", str(exc))
             else:

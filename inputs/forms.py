@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from inputs.services import UploadResult, read_limited, upload_requirements
 from refinery import runtime_settings
 from refinery.lib.priority import Priority
 
@@ -27,3 +28,18 @@ class RequirementsUploadForm(forms.Form):
     only_binary = forms.CharField(
         required=False, help_text="as pip's --only-binary: names to take as wheels only, or :all:"
     )
+
+    def upload(self) -> UploadResult:
+        """Store the valid form's file as an input (``UploadError`` says what was wrong)."""
+        data = self.cleaned_data
+        filename = data["file"].name or "requirements.txt"
+        return upload_requirements(
+            read_limited(data["file"], filename, data["file"].size),
+            filename,
+            python_version=data["python_version"],
+            platform_tag=data["platform_tag"],
+            priority=int(data["priority"]),
+            strategy=data["strategy"] or None,
+            no_binary=data["no_binary"] or None,
+            only_binary=data["only_binary"] or None,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +26,8 @@ from refinery.lib.state_machine import IllegalTransition
 logger = logging.getLogger(__name__)
 
 Status = PendingInput.Status
+# How a plan picks versions: the input's pins where they satisfy it, or the newest.
+STRATEGIES = ("pinned", "eager")
 REPLANNABLE = (Status.PLANNED, Status.QUEUED, Status.BUILD_QUEUED, Status.FAILED)
 
 
@@ -73,14 +76,24 @@ def enqueue_plan(
 
 @transaction.atomic
 def replan(
-    pending: PendingInput, *, now: datetime | None = None, dispatch: bool = True
+    pending: PendingInput,
+    *,
+    now: datetime | None = None,
+    dispatch: bool = True,
+    strategy: str | None = None,
 ) -> PendingInput:
-    """Queue an input that was planned (or failed) for a new plan version."""
+    """Queue an input that was planned (or failed) for a new plan version; ``strategy``
+    (pinned or eager) replaces the one it was uploaded with."""
     if pending.status not in REPLANNABLE:
         raise PlanQueueError(
             f"pending input {pending.pk} is {pending.status}; only planned, queued, "
             "build_queued or failed inputs can be replanned"
         )
+    changes: dict[str, Any] = {}
+    if strategy is not None:
+        if strategy not in STRATEGIES:
+            raise PlanQueueError(f"strategy {strategy!r} is not one of: {', '.join(STRATEGIES)}")
+        changes["parsed"] = {**(pending.parsed or {}), "strategy": strategy}
     pending.transition_to(
         Status.PLANNING,
         plan_queued_at=_now(now),
@@ -88,6 +101,7 @@ def replan(
         error="",
         plan_started_at=None,
         plan_finished_at=None,
+        **changes,
     )
     if dispatch:
         _dispatch_local_planning(pending.pk)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from inputs.format_control import FormatControl, FormatControlError
 from inputs.models import PendingInput
-from inputs.plan_queue import REPLANNABLE, enqueue_plan, replan
+from inputs.plan_queue import REPLANNABLE, STRATEGIES, enqueue_plan, replan
 from inputs.requirements import ParsedFile, RequirementsError, parse_requirements
 from refinery import runtime_settings
 from refinery.lib.overrides import normalize_overrides
@@ -23,7 +23,6 @@ from refinery.lib.priority import Priority
 from refinery.lib.target_env import TargetEnvironment, TargetError
 
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._+-]")
-STRATEGIES = ("pinned", "eager")
 
 
 class UploadError(ValueError):

@@ -14,6 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from builds.index.fast_path import IndexFastPath  # noqa: E402
 from refinery.lib.body_limits import RequestBodyLimit  # noqa: E402
+from refinery.lib.ws_auth import HeaderTokenAuthMiddleware  # noqa: E402
 from refinery.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -21,8 +22,9 @@ application = ProtocolTypeRouter(
         # Oversized or anonymous bodies are refused before anything reads them; published
         # simple pages are answered before Django (see builds/index/fast_path.py).
         "http": RequestBodyLimit(IndexFastPath(django_asgi_app)),
+        # Live logs and plan status: the session's user, or the API's token headers.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(HeaderTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

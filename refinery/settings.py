@@ -253,6 +253,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["refinery.formats"]  # times to the second in the admin
 
 # Reads of the API without a credential: closed unless set (inputs, logs and uploaders'
 # names are not for everyone); the package index (/simple/, /files/) is always public.
@@ -274,6 +275,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PERMISSION_CLASSES": ["refinery.lib.api_auth.IsOperator"],
     "DEFAULT_SCHEMA_CLASS": "refinery.lib.api_schema.RefineryAutoSchema",
     "EXCEPTION_HANDLER": "refinery.lib.api_errors.exception_handler",
+    "VIEW_DESCRIPTION_FUNCTION": "refinery.lib.api_descriptions.view_description",
 }
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Wheel Refinery API",

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from builds.api import job_views, log_views, queue_views, worker_views
@@ -21,8 +21,13 @@ from inputs.api.views import (
     RequirementsUploadView,
 )
 from plans.api.views import PendingInputPopView, PlanDetailView, PlanListView
-from refinery.api.views import ConfigView, HealthView, ReadyView, SettingsView
-from refinery.views import dashboard
+from refinery.api.views import (
+    ConfigView,
+    HealthView,
+    ReadyView,
+    SettingsView,
+    api_not_found,
+)
 
 admin.site.site_header = "Wheel Refinery"
 admin.site.site_title = "Wheel Refinery"
@@ -110,10 +115,12 @@ api = [
     # OpenAPI
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: anything else under /api/ is a JSON 404.
+    re_path(r"^(?P<path>.*)$", api_not_found),
 ]
 
 urlpatterns = [
-    path("", dashboard, name="dashboard"),
+    path("", include("refinery.page_urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("", include("builds.index.urls")),

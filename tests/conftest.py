@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import importlib
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
@@ -207,3 +209,11 @@ def contents_dir(settings, small_index: ContentsIndex, tmp_path: Path) -> Path:
     shutil.copyfile(small_index.path, directory / "debian-bookworm-amd64.sqlite3")
     settings.CONTENTS_INDEX_DIR = directory
     return directory
+
+
+@pytest.fixture
+def seeded_catalog(db) -> None:
+    """The hint catalog migration 0004 seeds: a transactional test before this one flushed
+    every table, the seeded rows included, so they are put back the way the migration did."""
+    seeding = importlib.import_module("hints.migrations.0004_seeded_catalog")
+    seeding.seed(django_apps, None)

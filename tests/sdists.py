@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 from pathlib import Path
+from typing import Any
 
 # A C extension against libyajl: Debian's libyajl-dev in the container, absent on the host.
 PROBE_YAJL = {
@@ -38,3 +40,21 @@ def make_sdist(directory: Path, filename: str, files: dict[str, bytes]) -> Path:
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return path
+
+
+def sdist_node(name: str, version: str, url: str, sha256: str) -> dict[str, Any]:
+    """A plan node that builds ``name==version`` from the sdist at ``url``."""
+    return {
+        "name": name,
+        "version": version,
+        "action": "build",
+        "roles": ["runtime"],
+        "source": {"kind": "sdist", "url": url, "sha256": sha256},
+    }
+
+
+def probe_yajl_node(directory: Path) -> dict[str, Any]:
+    """The node of PROBE_YAJL, made into an sdist in ``directory``."""
+    sdist = make_sdist(directory, "probe_yajl-1.0.tar.gz", PROBE_YAJL)
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    return sdist_node("probe-yajl", "1.0", sdist.as_uri(), digest)

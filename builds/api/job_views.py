@@ -7,7 +7,6 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from django.db.models import Prefetch
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -29,6 +28,7 @@ from builds.plan_builds import EnqueueSummary, enqueue_plan_builds
 from plans.models import Plan
 from refinery.lib.api_auth import IsOperator, IsReader, actor_of
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.state_machine import IllegalTransition
@@ -43,7 +43,7 @@ class BuildListView(generics.ListAPIView[BuildJob]):
     serializer_class = BuildJobSerializer
     permission_classes = [IsReader]
     pagination_class = StrictLimitOffsetPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = BuildJobFilter
 
 

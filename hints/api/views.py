@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics
 
 from hints.api.serializers import HintSerializer
 from hints.models import Hint
 from hints.requeue import requeue_failures_later
 from refinery.lib.api_auth import IsOperator
+from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 
 
@@ -20,7 +20,7 @@ class HintListView(generics.ListCreateAPIView[Hint]):
     serializer_class = HintSerializer
     permission_classes = [IsOperator]
     pagination_class = StrictLimitOffsetPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_fields = ["scope", "package", "enabled", "source"]
 
     def perform_create(self, serializer: HintSerializer) -> None:  # type: ignore[override]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -34,6 +33,7 @@ from refinery.lib.api_auth import (
     lease_owner,
 )
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.priority import Priority
@@ -95,7 +95,7 @@ class PendingInputListView(generics.ListAPIView[PendingInput]):
     serializer_class = PendingInputSerializer
     permission_classes = [IsReader]
     pagination_class = StrictLimitOffsetPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = PendingInputFilter
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -24,6 +23,7 @@ from plans.models import Plan
 from plans.planner import request_for, save_plan
 from refinery.lib.api_auth import IsReader, IsWorkerOrOperator, lease_owner
 from refinery.lib.api_errors import first_error
+from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
 
@@ -95,7 +95,7 @@ class PlanListView(generics.ListAPIView[Plan]):
     queryset = Plan.objects.select_related("target").prefetch_related("input_links")
     serializer_class = PlanSummarySerializer
     pagination_class = StrictLimitOffsetPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = PlanFilter
 
     def get_permissions(self) -> list[Any]:

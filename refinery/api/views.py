@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -155,3 +156,8 @@ class SettingsView(APIView):
     )
     def put(self, request: Request) -> Response:
         return self.patch(request)
+
+
+def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """Every /api/ path that names no endpoint: the API's error shape, not an HTML page."""
+    return JsonResponse({"error": f"no API endpoint at /api/{path}"}, status=404)

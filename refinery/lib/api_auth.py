@@ -57,6 +57,19 @@ def token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def worker_identity(given: str) -> WorkerIdentity | None:
+    """The worker a token proves, or None for a wrong one."""
+    shared = settings.WORKER_TOKEN
+    if shared and hmac.compare_digest(given.encode(), shared.encode()):
+        return WorkerIdentity(SHARED_WORKER)
+    # Stored as sha256 digests: a database dump yields no usable token.
+    own = WorkerToken.objects.filter(key_digest=token_digest(given), revoked=False).first()
+    if own is None:
+        return None
+    own.mark_used()
+    return WorkerIdentity(own.name)
+
+
 class WorkerTokenAuthentication(BaseAuthentication):
     """A request carrying a worker token is that token's worker; a wrong one is refused
     outright. Header only: a ``?token=`` in a URL ends up in access logs and proxies."""
@@ -65,15 +78,10 @@ class WorkerTokenAuthentication(BaseAuthentication):
         given = request.headers.get("X-Worker-Token")
         if given is None:
             return None
-        shared = settings.WORKER_TOKEN
-        if shared and hmac.compare_digest(given.encode(), shared.encode()):
-            return AnonymousUser(), WorkerIdentity(SHARED_WORKER)
-        # Stored as sha256 digests: a database dump yields no usable token.
-        own = WorkerToken.objects.filter(key_digest=token_digest(given), revoked=False).first()
-        if own is not None:
-            own.mark_used()
-            return AnonymousUser(), WorkerIdentity(own.name)
-        raise AuthenticationFailed("invalid worker token")
+        identity = worker_identity(given)
+        if identity is None:
+            raise AuthenticationFailed("invalid worker token")
+        return AnonymousUser(), identity
 
     def authenticate_header(self, request: Request) -> str:
         return 'Token realm="worker", header="X-Worker-Token"'

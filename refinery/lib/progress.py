@@ -8,11 +8,13 @@ from typing import TextIO
 
 
 class ProgressLine:
-    """On a terminal, rewrites one status line in place; elsewhere prints at most once a second."""
+    """On a terminal, rewrites one status line in place; elsewhere (a CI log) prints at most
+    one line every ``every`` seconds."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, every: float = 1.0) -> None:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
+        self.every = every
         self._last = 0.0
         self._width = 0
 
@@ -23,7 +25,7 @@ class ProgressLine:
             self.stream.write("\r" + text.ljust(self._width))
             self._width = len(text)
             self.stream.flush()
-        elif now - self._last >= 1.0:
+        elif now - self._last >= self.every:
             self.stream.write(message + "\n")
             self._last = now
 

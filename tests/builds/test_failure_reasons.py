@@ -3,8 +3,6 @@ the log line that names what is missing."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from builds.failure_classes import missing_dependency
@@ -13,7 +11,7 @@ from builds.plan_builds import enqueue_plan_builds
 from builds.runners.local import LocalRunner
 from builds.worker import LocalBuildQueue, drain
 from tests.factories import PlanFactory, TargetFactory
-from tests.sdists import PROBE_YAJL, make_sdist
+from tests.sdists import probe_yajl_node, sdist_node
 
 
 @pytest.mark.parametrize(
@@ -48,18 +46,7 @@ def test_other_build_errors_are_not_called_missing_dependencies(line):
 @pytest.mark.slow
 @pytest.mark.network
 def test_a_build_lacking_a_header_on_the_local_runner_says_what_would_fix_it(storage_dir, tmp_path):
-    sdist = make_sdist(tmp_path, "probe_yajl-1.0.tar.gz", PROBE_YAJL)  # no yajl headers here
-    node = {
-        "name": "probe-yajl",
-        "version": "1.0",
-        "action": "build",
-        "roles": ["runtime"],
-        "source": {
-            "kind": "sdist",
-            "url": sdist.as_uri(),
-            "sha256": hashlib.sha256(sdist.read_bytes()).hexdigest(),
-        },
-    }
+    node = probe_yajl_node(tmp_path)  # no yajl headers on this host
     target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
     plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
     enqueue_plan_builds(plan, actor="test")
@@ -74,3 +61,22 @@ def test_a_build_lacking_a_header_on_the_local_runner_says_what_would_fix_it(sto
         "needs system packages libyajl-dev (missing header yajl/yajl_version.h"
     )
     assert "the local runner cannot install system packages" in job.error
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_an_sdist_that_cannot_be_downloaded_names_the_cause_in_the_jobs_error(
+    storage_dir, tmp_path
+):
+    # Nothing listens on port 9: the download is refused at once (four tries).
+    node = sdist_node("probe-yajl", "1.0", "http://127.0.0.1:9/probe_yajl-1.0.tar.gz", "0" * 64)
+    plan = PlanFactory(dag={"nodes": [node], "edges": []})
+    enqueue_plan_builds(plan, actor="test")
+
+    drain(LocalBuildQueue(), LocalRunner(timeout=600, pip_cache=tmp_path / "pip"), "t", pool_size=1)
+
+    job = BuildJob.objects.get(plan=plan)
+    assert job.failure_reason == "infrastructure"
+    assert job.error.startswith("download failed (")
+    assert "Connection refused" in job.error
+    assert job.error.endswith("for http://127.0.0.1:9/probe_yajl-1.0.tar.gz (exit code 67)")

@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 from django.db.models import Max, Sum
-from django.utils import timezone
 
 from builds.log_reader import job_log
-from builds.log_sink import DatabaseLogSink
+from builds.log_sink import DatabaseLogSink, store_chunk
 from builds.models import LogChunk
 from tests.conftest import WORKER_TOKEN
 from tests.factories import BuildJobFactory
@@ -79,9 +78,7 @@ def test_the_server_splits_an_over_long_line_whoever_sent_it(worker_api, setting
 
 def _log(job, *texts: str, attempt: int = 1) -> None:
     for seq, text in enumerate(texts):
-        LogChunk.objects.create(
-            job=job, attempt=attempt, seq=seq, text=text, size=len(text), created_at=timezone.now()
-        )
+        assert store_chunk(job.pk, attempt, seq, text)
 
 
 def test_a_log_is_served_as_json_or_as_a_text_download(staff_api):

@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.utils import timezone
 
+from builds.log_sink import store_chunk
 from builds.models import LogChunk
 from tests.factories import BuildJobFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _log(job, *texts: str, attempt: int = 1) -> list[LogChunk]:
-    return [
-        LogChunk.objects.create(
-            job=job, attempt=attempt, seq=seq, text=text, created_at=timezone.now()
-        )
-        for seq, text in enumerate(texts)
-    ]
+def _log(job, *texts: str, attempt: int = 1, first_seq: int = 0) -> list[LogChunk]:
+    for seq, text in enumerate(texts, start=first_seq):
+        store_chunk(job.pk, attempt, seq, text)
+    return list(LogChunk.objects.filter(job=job, attempt=attempt, seq__gte=first_seq))
 
 
 def _streamed_json(response):
@@ -48,7 +45,7 @@ def test_chunks_since_a_cursor_give_only_what_is_new(automation_api):
     assert [c["text"] for c in all_chunks["chunks"]] == ["one\n", "two\n"]
     assert all_chunks["next_since"] == second.pk
     assert all_chunks["finished"] is False
-    LogChunk.objects.create(job=job, attempt=1, seq=2, text="three\n", created_at=timezone.now())
+    _log(job, "three\n", first_seq=2)
     new = automation_api.get(f"/api/logs/chunks/six/1.16.0?since={second.pk}").json()
     assert [c["text"] for c in new["chunks"]] == ["three\n"]
     idle = automation_api.get(f"/api/logs/chunks/six/1.16.0?since={new['next_since']}").json()

@@ -148,3 +148,20 @@ def test_when_a_build_finally_fails_its_dependents_go_missing_and_the_rest_keeps
     assert "numpy==2.1.3 missing" in BuildJob.objects.get(name="scipy").error
     build_queue.complete(claimed["six"].pk, "w")
     assert BuildJob.objects.get(name="six").status == "built"
+
+
+def test_a_build_node_already_in_our_store_counts_as_cached_in_the_plan():
+    plan = PlanFactory(
+        dag=dag(("markupsafe", "2.1.5", "build"), ("cython", "3.0.11", "build")),
+        snapshot={"counts": {"build": 2, "reuse": 0, "cached": 0}},
+    )
+    ArtifactFactory(target=plan.target, name="markupsafe", version="2.1.5", origin="built")
+
+    enqueue_plan_builds(plan, actor="ops")
+
+    plan.refresh_from_db()
+    assert plan.snapshot["counts"] == {"build": 1, "reuse": 0, "cached": 1}
+    assert {n["name"]: n["action"] for n in plan.nodes()} == {
+        "markupsafe": "cached",
+        "cython": "build",
+    }

@@ -29,6 +29,11 @@ TARGET = "cp311-manylinux_2_36_x86_64"
 
 
 @pytest.fixture(autouse=True)
+def _catalog(seeded_catalog) -> None:
+    """The cases rely on the seeded catalog (psycopg2's pg_config, say)."""
+
+
+@pytest.fixture(autouse=True)
 def _contents_index(settings):
     index = settings.CONTENTS_INDEX_DIR / "debian-bookworm-amd64.sqlite3"
     assert index.exists(), f"{index} is missing: run `make images` (manage.py contents_index)"

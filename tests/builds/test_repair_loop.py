@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from builds import images, repairs
-from builds.models import BuildEvent, BuildJob, LogChunk
+from builds.log_sink import store_chunk
+from builds.models import BuildEvent, BuildJob
 from builds.worker import LocalBuildQueue
 from hints.models import Hint
 from tests.conftest import queued_tasks
@@ -34,10 +35,7 @@ def _failing(name: str, log: str, **fields) -> BuildJob:
         target=plan.target,
         **fields,
     )
-    text = "\n".join(log_lines(log)) + "\n"
-    LogChunk.objects.create(
-        job=job, attempt=job.attempts, seq=0, text=text, size=len(text), created_at=timezone.now()
-    )
+    store_chunk(job.pk, job.attempts, 0, "\n".join(log_lines(log)) + "\n")
     return job
 
 

@@ -26,6 +26,15 @@ CASES = [
     ("gssapi-1.8.3", [("missing_program", "krb5-config")]),
     ("pyscard-2.0.9", [("missing_program", "swig")]),
     ("M2Crypto-0.41.0", [("missing_program", "swig")]),
+    # the same build once swig was there: the headers swig itself could not find
+    (
+        "M2Crypto-0.41.0-round2",
+        [
+            ("missing_header", "openssl/opensslv.h"),
+            ("missing_header", "openssl/safestack.h"),
+            ("missing_header", "openssl/opensslconf.h"),
+        ],
+    ),
     ("lxml-5.2.2", [("missing_vague", "libxml2"), ("missing_vague", "libxslt")]),
     ("python-prctl-1.8.1", [("missing_vague", "libcap")]),
     ("Pillow-10.3.0", [("missing_vague", "jpeg")]),

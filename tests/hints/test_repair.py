@@ -41,6 +41,18 @@ def test_a_missing_header_is_repaired_with_the_package_that_ships_it(small_index
     assert decision.event_data()["problems"][0]["evidence"].endswith("No such file or directory")
 
 
+def test_several_headers_of_one_library_are_fixed_by_its_one_package(small_index):
+    swigged = [{"type": "system_packages", "packages": ["swig"]}]
+    facts = _facts("m2crypto", recipes=swigged)
+    decision = decide(log_lines("M2Crypto-0.41.0-round2"), facts, small_index)
+    assert decision.outcome == REPAIR
+    assert _packages(decision) == ["swig", "libssl-dev"]  # not boringssl for the 2nd header
+    assert decision.candidates["missing_header:openssl/safestack.h"] == [
+        "libssl-dev",
+        "android-libboringssl-dev",
+    ]
+
+
 def test_the_catalog_adds_what_the_log_cannot_tell(small_index):
     decision = decide(log_lines("mysqlclient-2.2.4"), _facts("mysqlclient"), small_index)
     assert decision.outcome == REPAIR

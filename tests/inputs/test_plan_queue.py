@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
@@ -79,6 +81,27 @@ def test_replan_puts_a_failed_input_back_in_the_queue_with_fresh_attempts():
     failed.refresh_from_db()
     assert (failed.status, failed.error, failed.plan_attempts) == (Status.PLANNING, "", 0)
     assert plan_queue.pop_for_planning("planner")[0].pk == failed.pk
+
+
+def test_replan_with_a_strategy_plans_with_it_from_now_on(settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    planned = PendingInputFactory(
+        status=Status.PLANNED, parsed={"requirements": [], "strategy": "pinned"}
+    )
+    call_command("replan", str(planned.pk), "--strategy", "eager", stdout=io.StringIO())
+    planned.refresh_from_db()
+    assert planned.status == Status.PLANNING
+    assert planned.parsed["strategy"] == "eager"
+
+
+def test_replan_refuses_an_unknown_strategy_and_changes_nothing():
+    planned = PendingInputFactory(status=Status.PLANNED, parsed={"requirements": []})
+    with pytest.raises(plan_queue.PlanQueueError, match="'newest' is not one of: pinned, eager"):
+        plan_queue.replan(planned, strategy="newest")
+    with pytest.raises(CommandError, match="invalid choice: 'newest'"):
+        call_command("replan", str(planned.pk), "--strategy", "newest")
+    planned.refresh_from_db()
+    assert planned.status == Status.PLANNED
 
 
 def test_replan_refuses_an_input_still_waiting_to_be_planned():

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -17,6 +19,7 @@ from builds.images import (
     image_name,
 )
 from builds.models import BuilderImage
+from refinery.lib.progress import ProgressLine
 
 
 class Command(BaseCommand):
@@ -43,16 +46,30 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"{name} exists; nothing to do")
             return
-        verbosity = options["verbosity"]
+        started = time.monotonic()
+
+        def clock() -> str:
+            minutes, seconds = divmod(int(time.monotonic() - started), 60)
+            return f"[{minutes:02d}:{seconds:02d}]"
+
+        # Every tool line with -v 2; otherwise one step per line and a progress line (on a
+        # terminal, rewritten in place; in a CI log, one line every 15 seconds).
+        progress = ProgressLine(cast(TextIO, self.stderr._out), every=15.0)
+        if options["verbosity"] > 1:
+            say: Callable[[str], None] = self.stdout.write
+        else:
+            say = lambda line: progress(f"{clock()} {line[:100]}")  # noqa: E731
+
+        def stage(message: str) -> None:
+            progress.done()
+            self.stdout.write(f"{clock()} {message}")
+
         try:
             image = build_image(
-                preset,
-                arch,
-                workdir=Path(settings.VAR_DIR) / "images",
-                say=(lambda line: self.stdout.write(line))
-                if verbosity > 1
-                else (lambda line: None),
+                preset, arch, workdir=Path(settings.VAR_DIR) / "images", say=say, stage=stage
             )
         except ImageError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"built {image.image} for {arch}")
+        finally:
+            progress.done()
+        self.stdout.write(f"{clock()} built {image.image} for {arch}")

@@ -9,7 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from builds.health_checks import Check, builder_images, database, podman, redis_broker, storage
+from builds.health_checks import (
+    Check,
+    builder_images,
+    database,
+    podman,
+    redis_broker,
+    storage,
+    stranded_builds,
+)
 from refinery.lib.cli import table
 
 
@@ -20,6 +28,7 @@ class Command(BaseCommand):
         probes: list[Callable[[], Check | list[Check]]] = [database, redis_broker, storage]
         if settings.RUNNER == "podman" or shutil.which(settings.PODMAN_BIN):
             probes += [podman, builder_images]
+        probes.append(stranded_builds)
         checks: list[Check] = []
         for probe in probes:
             found = probe()

@@ -11,11 +11,13 @@ from typing import Any, TextIO, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 from django.db.models import Min
 
 from builds.images import MACHINE_TO_DEBIAN
 from builds.index.catalog import IndexTarget, default_target, parse_slug
 from builds.lockfile import LockfileError, hashed_requirements
+from builds.log_follow import PlanLogs
 from builds.models import BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.configured import buildable_arches, runner_named
@@ -70,6 +72,9 @@ class Command(BaseCommand):
             "--hashes", metavar="OUT", help="also write a hashed requirements file here"
         )
         parser.add_argument(
+            "--follow", action="store_true", help="print the builds' log lines as they come"
+        )
+        parser.add_argument(
             "--timeout", default="7200", help="give up after this many seconds (default 7200)"
         )
 
@@ -120,7 +125,12 @@ class Command(BaseCommand):
             )
         summary = enqueue_plan_builds(plan, actor=worker_id)
         self.stdout.write(f"3/4 build: {summary}")
-        self._build(plan.pk, runner, worker_id, deadline)
+        follower = _Follower(plan.pk, self.stdout.write) if options["follow"] else None
+        try:
+            self._build(plan.pk, runner, worker_id, deadline)
+        finally:
+            if follower is not None:
+                follower.finish()
 
         jobs = BuildJob.objects.filter(plan=plan).order_by("name")
         failed = [job for job in jobs if job.status not in _GOOD]
@@ -204,6 +214,32 @@ class Command(BaseCommand):
             due = unfinished.aggregate(next=Min("next_attempt_at"))["next"]
             wait = (due.timestamp() - time.time()) if due else 2.0
             time.sleep(min(max(wait, 1.0), 30.0, max(0.0, deadline - time.monotonic())))
+
+
+class _Follower(threading.Thread):
+    """Prints the plan's new build log lines every half second, and the rest at the end."""
+
+    def __init__(self, plan_id: int, write: Any) -> None:
+        super().__init__(daemon=True, name="refine-follow")
+        self.logs, self.write = PlanLogs(plan_id), write
+        self.stopping = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(0.5):
+                self._print()
+            self._print()
+        finally:
+            connection.close()
+
+    def _print(self) -> None:
+        for line in self.logs.new_lines():
+            self.write(line)
+
+    def finish(self) -> None:
+        self.stopping.set()
+        self.join(timeout=30)
 
 
 def _index_url(target: IndexTarget) -> str:

@@ -3,6 +3,7 @@ cluster."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -39,7 +40,14 @@ class Command(BaseCommand):
         commands = {"web": _web_server(options["server"], options["host"], port)}
         if not options["no_cluster"]:
             commands["cluster"] = [sys.executable, manage, "qcluster"]
-        children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+        # Where clients reach us, unless the deployment says otherwise (a proxy, TLS): the
+        # address served here, so links and install lines name the right port.
+        environment = dict(os.environ)
+        if not environment.get("PUBLIC_URL"):
+            environment["PUBLIC_URL"] = f"http://{_url_host(options['host'])}:{port}"
+        children = {
+            name: subprocess.Popen(argv, env=environment) for name, argv in commands.items()
+        }
         self.stdout.write(f"refinery on http://{options['host']}:{port}/ (admin at /admin/)")
 
         stopping = False
@@ -92,3 +100,9 @@ def _web_server(server: str, host: str, port: str) -> list[str]:
         "--proxy-headers",
         "refinery.asgi:application",
     ]
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"  # listening everywhere: this machine's own address works locally
+    return f"[{host}]" if ":" in host else host
