@@ -43,6 +43,7 @@ COLLECT = """
 ([job, total]) => { window.benchResult = new Promise((resolve) => {
   const latencies = new Float64Array(total + 1000);
   let received = 0, expected = 0, gaps = 0, repeats = 0, status = null;
+  const others = [];  // lines the bench did not write
   const socket = new WebSocket(`ws://${location.host}/ws/builds/${job}/log/`);
   socket.onmessage = (event) => {
     const now = Date.now();
@@ -53,15 +54,14 @@ COLLECT = """
     expected = message.seq + message.lines.length;
     for (const line of message.lines) {
       const at = line.lastIndexOf(" t=");
-      if (at >= 0 && received < latencies.length) {
-        latencies[received] = now - Number(line.slice(at + 3));
-      }
+      if (!line.startsWith("bench line ") || at < 0) { others.push(line); continue; }
+      if (received < latencies.length) latencies[received] = now - Number(line.slice(at + 3));
       received += 1;
     }
   };
   socket.onclose = () => resolve({
     latencies: Array.from(latencies.subarray(0, Math.min(received, latencies.length))),
-    received, gaps, repeats, status,
+    received, gaps, repeats, status, others: others.slice(0, 20), other_count: others.length,
   });
 }); }
 """
@@ -198,6 +198,8 @@ def run_one(transport: str, seconds: float, rate: int) -> dict[str, Any]:
         "sent": total,
         "seconds": round(wrote_for, 1),
         "received": result["received"],
+        # Lines of the job's log the bench did not write (shown, not counted as received).
+        "other_lines": result["others"],
         "lost": result["gaps"] + max(0, total - result["received"] - result["gaps"]),
         "repeated": result["repeats"],
         "finished": result["status"],
@@ -285,6 +287,9 @@ def main() -> None:
                 ]
             )
         )
+    for r in results:
+        for line in r["other_lines"]:
+            print(f"{r['transport']}: a line the bench did not write: {line}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

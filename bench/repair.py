@@ -183,8 +183,9 @@ def main() -> None:
     parser.add_argument("--root", default="/tmp/refinery-repair-bench")
     parser.add_argument("--arch", choices=sorted(TARGETS), default="amd64")
     parser.add_argument("--json", help="write the outcomes here")
+    parser.add_argument("--corpus", default=str(CORPUS), help="a corpus file of the same form")
     args = parser.parse_args()
-    cases = tomllib.loads(CORPUS.read_text())["case"]
+    cases = tomllib.loads(Path(args.corpus).read_text())["case"]
     if args.cases:
         wanted = set(args.cases.split(","))
         cases = [case for case in cases if case["name"] in wanted]

@@ -143,6 +143,12 @@ _MATCHERS: list[Matcher] = [
     _one(PKGCONFIG, rf"\bPackage '?({_NAME})'?,? (?:required by '[^']{{0,200}}', )?not found"),
     _one(PKGCONFIG, rf"\bPackage ({_NAME}) was not found in the pkg-config search path"),
     _one(PKGCONFIG, rf"^\s*No package '({_NAME})' found"),
+    # setup.py helpers that ask pkg-config for a module with a version bound:
+    # "pkg-config package 'libusb-1.0 >= 1.0.9' not found".
+    _one(
+        PKGCONFIG,
+        rf"\bpkg-config package '({_NAME})(?: ?[<>=!]=? ?[A-Za-z0-9.]{{1,30}})?' not found",
+    ),
     _one(PKGCONFIG, rf"Dependency lookup for ({_NAME}) with method 'pkg-?config' failed"),
     _one(PKGCONFIG, rf"\bDependency \"?({_NAME})\"? not found"),
     _one(PKGCONFIG, rf"Run-time dependency ({_NAME}) found: NO"),
@@ -206,6 +212,7 @@ _MATCHERS: list[Matcher] = [
     _one(VAGUE, rf"You need to install ({_NAME}) development (?:headers|files|package)"),
     _one(VAGUE, rf"\berror: ({_NAME}) is not installed(?: or not in (?:the )?path)?"),
     _one(VAGUE, rf"headers or library files could not be found for ({_NAME}),"),
+    _one(VAGUE, rf"\bdid not find ({_NAME})(?: version \d+)? (?:headers|librar(?:y|ies))\b"),
     _one(VAGUE, rf"\b({_NAME}) (?:library|development headers|headers) (?:is|are) required\b"),
     _one(
         VAGUE, rf"configure: error: (?:lib)?({_NAME}) (?:library )?(?:is )?(?:required|not found)"
@@ -224,6 +231,8 @@ _UNREACHABLE = re.compile(
     r"failed to get `[^`]{1,200}` as a dependency|failed to (?:download|load source) "
     r"|Could not resolve host: (?!pypi\.org|files\.pythonhosted\.org)([A-Za-z0-9.-]{1,200})"
     r"|Downloading rustup-init from (\S{1,300})"
+    # urllib3 (conan, a setup.py's own download) failing to look a host up for good
+    r"|Failed to resolve '(?!pypi\.org'|files\.pythonhosted\.org')([A-Za-z0-9.-]{1,200})'"
 )
 # What best says a build failed when nothing above explains it.
 _COMPILER_ERROR = re.compile(r"^\s*\S{1,300}:\d+:(?:\d+:)? (?:fatal )?error: .")

@@ -213,7 +213,7 @@ def contents_dir(settings, small_index: ContentsIndex, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def seeded_catalog(db) -> None:
-    """The hint catalog migration 0004 seeds: a transactional test before this one flushed
-    every table, the seeded rows included, so they are put back the way the migration did."""
-    seeding = importlib.import_module("hints.migrations.0004_seeded_catalog")
-    seeding.seed(django_apps, None)
+    """The hint catalog the migrations seed: a transactional test before this one flushed
+    every table, the seeded rows included, so they are put back the way the migrations did."""
+    for migration in ("0004_seeded_catalog", "0005_seeded_netcdf"):
+        importlib.import_module(f"hints.migrations.{migration}").seed(django_apps, None)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.db import connections
 from rest_framework.authtoken.models import Token
 
 from builds import consumers
@@ -45,6 +47,14 @@ def transport(request, settings, monkeypatch):
     channel_layers.backends = {}
     yield request.param
     channel_layers.backends = {}
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_worker_thread_connections():
+    """``sync_to_async`` runs the tests' queries in a thread of its own, whose connection
+    would otherwise outlive the test and keep the test database from being dropped."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def _token() -> str:
