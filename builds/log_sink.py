@@ -133,9 +133,9 @@ class BatchingSink(ABC):
         if not self._cutting:
             self._cutting = True
             self._lines.append(
-                "refinery: the log is over LOG_MAX_BYTES_PER_ATTEMPT "
-                f"({settings.LOG_MAX_BYTES_PER_ATTEMPT} bytes); the middle is cut and "
-                "the last part follows when the build ends\n"
+                "refinery: the log is past half of LOG_MAX_BYTES_PER_ATTEMPT "
+                f"({settings.LOG_MAX_BYTES_PER_ATTEMPT} bytes); the rest is held back and "
+                "follows when the build ends, its middle cut if it does not fit\n"
             )
         self._tail.append(line)
         self._tail_bytes += size
@@ -167,6 +167,8 @@ class BatchingSink(ABC):
         if self._cutting:
             self._lines.append(
                 f"refinery: [{self._cut_lines} lines ({self._cut_bytes} bytes) cut here]\n"
+                if self._cut_lines
+                else "refinery: [nothing cut: the held-back part follows]\n"
             )
             self._lines.extend(self._tail)
             self._tail.clear()

@@ -37,10 +37,25 @@ def test_a_flood_of_output_keeps_its_head_and_tail_and_marks_the_cut(settings):
     assert _stored_bytes(job) <= 64 * 1024 + 1024
     assert log.startswith("line 0 ")
     assert log.rstrip("\n").endswith("line 99999 " + "x" * 40)
-    assert "the middle is cut" in log
+    assert "the rest is held back" in log
     cut = next(line for line in log.splitlines() if "cut here" in line)
     assert "lines (" in cut
     assert len(log.encode()) == _stored_bytes(job)
+
+
+def test_a_log_past_half_the_cap_that_fits_loses_nothing_and_says_so(settings):
+    settings.LOG_MAX_BYTES_PER_ATTEMPT = 64 * 1024
+    job = BuildJobFactory(status="building")
+    sink = DatabaseLogSink(job.pk, 1, max_seconds=60)
+    lines = [f"line {number} " + "x" * 40 for number in range(1000)]  # ~50 KB of 64
+    for line in lines:
+        sink.write(line)
+    sink.close()
+
+    log = job_log(job.pk).splitlines()
+    assert [line for line in log if not line.startswith("refinery: ")] == lines
+    assert "refinery: [nothing cut: the held-back part follows]" in log
+    assert not any("cut here" in line for line in log)
 
 
 def test_a_single_huge_line_is_split_into_bounded_lines(settings):
