@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -57,16 +58,14 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """A socket fed by a pump task and, with Redis, by the channel layer group it joined."""
 
     group: str | None = None
-    pump: asyncio.Task[None] | None = None
+    pump: asyncio.Future[None] | None = None
 
-    async def start_pumping(self, group: str) -> None:
+    async def start_pumping(self, group: str, pump: Callable[[], Awaitable[None]]) -> None:
+        """Join ``group`` (with Redis) and run ``pump`` until the socket closes."""
         if live.crosses_processes():
             self.group = group
             await self.channel_layer.group_add(group, self.channel_name)
-        self.pump = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        raise NotImplementedError
+        self.pump = asyncio.ensure_future(pump())
 
     async def disconnect(self, code: int) -> None:
         if self.pump is not None:
@@ -96,7 +95,7 @@ class BuildLogConsumer(_LiveConsumer):
         self.wake = asyncio.Event()
         self.finished = False
         await self.accept()
-        await self.start_pumping(live.log_group(self.job_id))
+        await self.start_pumping(live.log_group(self.job_id), self._pump)
 
     async def _send_batch(self, batch: LineBatch) -> None:
         """Send what of ``batch`` lies at or after the cursor (never a line twice)."""
@@ -183,7 +182,7 @@ class PlanConsumer(_LiveConsumer):
                 "jobs": {node: job for node, (job, _) in known.items()},
             }
         )
-        await self.start_pumping(live.plan_group(self.plan_id))
+        await self.start_pumping(live.plan_group(self.plan_id), self._pump)
 
     async def _refresh(self) -> None:
         current = await database_sync_to_async(_plan_statuses)(self.plan_id) or {}
