@@ -17,6 +17,7 @@ from builds.index import publishing
 from builds.index.catalog import target_for_slug
 from builds.log_viewer import log_viewer_context
 from builds.models import Artifact, BuildEvent, BuildJob
+from builds.notifications import admin as notifications_admin  # noqa: F401 - registers models
 from builds.plan_builds import enqueue_plan_builds
 from builds.queue import QueueError, cancel, prioritize, reap_expired_leases, retry
 from builds.wheel_upload import WheelUploadError, upload_wheel
@@ -43,6 +44,7 @@ WORKER_OWNED = (
     "updated_at",
     "duration",
     "next_attempt_at",
+    "regressed_from",
 )
 
 
@@ -107,6 +109,7 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
         "max_attempts",
         "repair_rounds",
         "failure_reason",
+        "regression",
         "lease_owner",
         "enqueued_at",
         "finished_at",
@@ -121,6 +124,10 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
     readonly_fields = ("name", "version", "target", "plan", "max_attempts", *WORKER_OWNED)
     inlines = (BuildEventInline,)
     actions = ("retry_jobs", "retry_with_recipes", "cancel_jobs", "requeue_expired")
+
+    @admin.display(description="regressed", boolean=True)
+    def regression(self, job: BuildJob) -> bool:
+        return job.regressed_from_id is not None
 
     def change_view(
         self,

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class BuildsConfig(AppConfig):
     name = "builds"
     verbose_name = "Builds"
+
+    def ready(self) -> None:
+        from builds.notifications.receivers import on_input_status
+        from refinery.lib.signals import input_status_changed
+
+        input_status_changed.connect(on_input_status, dispatch_uid="builds.notifications")

@@ -146,6 +146,15 @@ class BuildJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     duration = models.DurationField(null=True, blank=True, help_text="Last attempt's build time.")
+    regressed_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The earlier job that built this package (this version or an earlier "
+        "one) when this one failed: a regression.",
+    )
 
     class Meta:
         ordering = ["-enqueued_at", "-id"]
@@ -380,3 +389,146 @@ class BuilderImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image} ({self.arch})"
+
+
+class Subscription(models.Model):
+    """Someone to tell about events: a webhook (signed per Standard Webhooks) or an email
+    address, for some event types, optionally one target and one package."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook"
+        EMAIL = "email"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    url = models.URLField(max_length=2000, blank=True, help_text="Webhooks: http or https.")
+    secret = models.CharField(
+        max_length=200, blank=True, help_text="Webhooks: whsec_<base64>, the signing key."
+    )
+    email = models.EmailField(blank=True, help_text="Email: where to send.")
+    events = models.JSONField(default=list, help_text="Event types, e.g. job.failed.")
+    target = models.ForeignKey(
+        Target,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Only events of this target (empty: all).",
+    )
+    package = models.CharField(
+        max_length=200, blank=True, help_text="Only events of this package (empty: all)."
+    )
+    active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # One sender at a time per subscription, so its deliveries go out in order.
+    sender_lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="webhook") & ~Q(url="") & ~Q(secret=""))
+                | (Q(kind="email") & ~Q(email="")),
+                name="subscription_destination_for_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.url or self.email}"
+
+    @property
+    def destination(self) -> str:
+        return self.url or self.email
+
+
+class Notification(models.Model):
+    """One event, recorded in the transaction that caused it (an outbox): its payload is
+    what every subscriber receives, and ``message_id`` is the webhook-id (the same on
+    every retry, so receivers can drop duplicates)."""
+
+    message_id = models.CharField(max_length=64, unique=True)
+    event = models.CharField(max_length=32)
+    payload = models.JSONField()
+    # input outcomes are told once per input and plan, however many jobs end it.
+    dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    job = models.ForeignKey(
+        BuildJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.message_id}"
+
+
+class Delivery(models.Model):
+    """One notification to one subscriber, with its attempts.
+
+    Status transitions: pending -> delivered | retrying | given_up;
+    retrying -> delivered | retrying | given_up; any -> pending (redeliver).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        DELIVERED = "delivered"
+        GIVEN_UP = "given_up"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "subscription"], name="delivery_one_per_subscriber"
+            )
+        ]
+        indexes = [
+            # The sender: a subscription's due deliveries in order.
+            models.Index(
+                fields=["subscription", "next_attempt_at", "id"],
+                name="delivery_due_idx",
+                condition=Q(status__in=["pending", "retrying"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification.event} -> {self.subscription} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at a delivery: what was sent and what came back."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+    request_headers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.status_code or self.error[:40]}"

@@ -50,7 +50,9 @@ def _version_key(version: str) -> tuple[int, Any]:
 def package_overview(name: str) -> PackageOverview | None:
     """Everything about ``name`` (already canonical), or None when nothing is known of it."""
     jobs = list(
-        BuildJob.objects.filter(name=name).select_related("target").order_by("-enqueued_at", "-id")
+        BuildJob.objects.filter(name=name)
+        .select_related("target", "regressed_from")
+        .order_by("-enqueued_at", "-id")
     )
     artifacts = list(
         Artifact.objects.filter(name=name)

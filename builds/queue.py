@@ -20,8 +20,10 @@ from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from builds import live
+from builds import job_metrics, live
 from builds.models import BuildDependency, BuildEvent, BuildJob, default_max_attempts
+from builds.notifications import input_outcomes, job_events
+from builds.notifications.regressions import earlier_success
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
@@ -75,7 +77,7 @@ def _move(
     """Transition ``job`` and record the event; callers hold a transaction."""
     previous = job.status
     job.transition_to(target, lease_owner_must_be=lease_owner_must_be, **changes)
-    transaction.on_commit(lambda: live.job_status(job))
+    transaction.on_commit(lambda: _after_commit(job, previous, target))
     BuildEvent.objects.create(
         job=job,
         kind=BuildEvent.Kind.TRANSITION,
@@ -86,7 +88,18 @@ def _move(
         data=data or {},
         created_at=now,
     )
+    job_events.on_transition(job, target)
     return job
+
+
+def _after_commit(job: BuildJob, previous: str, target: str) -> None:
+    live.job_status(job)
+    try:
+        job_metrics.on_transition(job, previous, target)
+        if target not in BuildJob.ACTIVE:
+            input_outcomes.check_job(job.pk)
+    except Exception:  # news and counters must never fail the report that caused them
+        logger.exception("after-commit work for job %s failed", job.pk)
 
 
 # --- Enqueue -----------------------------------------------------------------------------
@@ -294,8 +307,11 @@ def claim(
         }
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL_FORMATTED, params)
-            return _jobs_from_rows(cursor.fetchall())
-    return _claim_serialized(worker_id, max_n, now, expires, target_ids)
+            claimed = _jobs_from_rows(cursor.fetchall())
+    else:
+        claimed = _claim_serialized(worker_id, max_n, now, expires, target_ids)
+    job_metrics.on_claim(len(claimed))
+    return claimed
 
 
 def _unmet_dependencies() -> QuerySet[BuildDependency]:
@@ -482,6 +498,10 @@ def fail(
             next_attempt_at=now + delay,
             **common,
         )
+    regressed = final_status in (Status.FAILED, Status.SYSTEM_RECIPE_FAILED)
+    regressed_from = earlier_success(job) if regressed else None
+    if regressed_from is not None:
+        data = {**(data or {}), "regressed_from": regressed_from.pk}
     _move(
         job,
         final_status,
@@ -490,6 +510,7 @@ def fail(
         lease_owner_must_be=worker_id,
         message=error[:500],
         data={"reason": reason, **(data or {})},
+        regressed_from=regressed_from,
         **common,
     )
     mark_dependents_missing(job, now=now)
@@ -677,6 +698,7 @@ def retry(
                 repair_rounds=0,
                 next_attempt_at=now,
                 enqueued_at=now,
+                regressed_from=None,
                 **changes,
             )
     except IntegrityError:

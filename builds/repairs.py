@@ -34,6 +34,7 @@ from hints.problems import TAIL_LINES
 from hints.recipes import combine, skip_reason
 from hints.repair import GIVE_UP, REPAIR, RUNNER_CANNOT, SKIP, JobFacts, count_hits, decide
 from refinery.lib.host_lock import host_lock
+from refinery.lib.metrics import REPAIR_ROUNDS
 from refinery.lib.target_env import platform_arch
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def after_failure(
             f"--arch {arch} so repairs can find packages)"
         )
     data = decision.event_data()
+    REPAIR_ROUNDS.labels(decision.outcome).inc()
     if decision.outcome == REPAIR:
         count_hits([origin["hint"] for origin in decision.origins if "hint" in origin])
         return build_queue.requeue_for_repair(

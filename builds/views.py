@@ -61,7 +61,9 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
 @staff_member_required
 def build_list(request: HttpRequest) -> HttpResponse:
     """Every build job, newest first, filtered by status, target, name and reason."""
-    jobs = BuildJob.objects.select_related("target").order_by("-enqueued_at", "-id")
+    jobs = BuildJob.objects.select_related("target", "regressed_from").order_by(
+        "-enqueued_at", "-id"
+    )
     query = request.GET.copy()
     query.pop("page", None)
     for key in list(query):  # an empty field of the form means "any"
@@ -88,7 +90,9 @@ def build_list(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def build_page(request: HttpRequest, pk: int) -> HttpResponse:
     """One job: what it is, where it stands, its timeline and its log, live."""
-    job = get_object_or_404(BuildJob.objects.select_related("target", "plan"), pk=pk)
+    job = get_object_or_404(
+        BuildJob.objects.select_related("target", "plan", "regressed_from"), pk=pk
+    )
     arch = platform_arch(job.target.platform_tag)
     stranded = job.status in BuildJob.CLAIMABLE and arch not in buildable_arches()
     return render(

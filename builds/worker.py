@@ -44,6 +44,7 @@ from builds.runners.base import BuildSpec, Runner, RunResult
 from builds.wheel_upload import WheelUploadError, inspect_wheel
 from hints.recipes import validate_recipes
 from plans.models import Plan, Target
+from refinery.lib import log_context
 from refinery.lib.pins import version_problem
 from refinery.lib.state_machine import IllegalTransition
 from refinery.lib.target_env import platform_arch
@@ -482,7 +483,10 @@ def _build_in_thread(
     queue: BuildQueue, runner: Runner, job: ClaimedJob, worker_id: str, stop: threading.Event
 ) -> str:
     try:
-        return build_one(queue, runner, job, worker_id, stop=stop)
+        # Every line this thread logs names the job, in this process and (through its
+        # reports) in the web server's log.
+        with log_context.bound_job(job.id):
+            return build_one(queue, runner, job, worker_id, stop=stop)
     except (IllegalTransition, build_queue.QueueError) as exc:
         # Cancelled or re-leased while the build finished: the job's row decides, not us.
         return f"job {job.id}: not reported, it changed meanwhile ({exc})"

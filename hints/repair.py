@@ -32,6 +32,7 @@ from hints.problems import (
     include_dirs,
 )
 from hints.recipes import combine, skip_reason, system_packages
+from refinery.lib.metrics import HINT_HITS
 
 REPAIR = "repair"  # requeue at once with the new recipes
 GIVE_UP = "give_up"  # no repair found: fail for good, the problems listed
@@ -114,6 +115,8 @@ def matching_hints(lines: Sequence[str], package: str, preset: str) -> list[Hint
 
 def count_hits(names: Sequence[str]) -> None:
     Hint.objects.filter(name__in=names).update(hit_count=F("hit_count") + 1)
+    for name in set(names):
+        HINT_HITS.labels(name).inc()
 
 
 def _tried(facts: JobFacts) -> set[str]:

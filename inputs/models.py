@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from refinery.lib.priority import Priority
+from refinery.lib.signals import input_status_changed
 from refinery.lib.state_machine import Transitions, transition
 
 
@@ -117,3 +118,7 @@ class PendingInput(models.Model):
         self, target: str, *, extra_filter: dict[str, Any] | None = None, **changes: Any
     ) -> None:
         transition(self, self.TRANSITIONS, target, extra_filter=extra_filter, **changes)
+        pk = self.pk
+        transaction.on_commit(
+            lambda: input_status_changed.send(sender=PendingInput, input_id=pk, status=target)
+        )

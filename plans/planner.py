@@ -31,6 +31,7 @@ from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient, IndexFetchError
 from plans.models import Plan, PlanInput, Target
 from refinery import runtime_settings
+from refinery.lib.metrics import PLAN_DURATION
 from refinery.lib.overrides import merge_overrides
 from refinery.lib.target_env import MarkerError, TargetEnvironment, TargetError
 
@@ -228,6 +229,9 @@ def save_plan(
     latest = PlanInput.objects.filter(input=pending).aggregate(v=Max("version"))["v"] or 0
     PlanInput.objects.create(plan=plan, input=pending, version=latest + 1)
     mark_planned(pending_id, worker_id)
+    seconds = snapshot.get("seconds")
+    if isinstance(seconds, int | float) and seconds >= 0:
+        transaction.on_commit(lambda: PLAN_DURATION.observe(seconds))
     if runtime_settings.value("auto_build") if auto_build is None else auto_build:
         transaction.on_commit(
             lambda: async_task(

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "refinery.lib.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -301,6 +302,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "PriorityLevelEnum": "refinery.lib.priority.Priority",
         "PriorityNameEnum": ["low", "normal", "high", "critical"],
         "FailureReasonEnum": "builds.models.BuildJob.FailureReason",
+        "DeliveryStatusEnum": "builds.models.Delivery.Status",
+        "SubscriptionKindEnum": "builds.models.Subscription.Kind",
     },
 }
 
@@ -462,6 +465,39 @@ WORKER_TOKEN = env.secret("WORKER_TOKEN")
 # (with X-Worker-Token) instead of nudging this host's cluster.
 WORKER_WEBHOOK_URL = env.url("WORKER_WEBHOOK_URL", None, schemes=("http", "https"))
 
+# --- Observability and notifications -----------------------------------------------------
+
+# /metrics: open to loopback clients; from elsewhere with "Authorization: Bearer <token>".
+METRICS_TOKEN = env.secret("METRICS_TOKEN")
+# Where every process writes its counters (prometheus_client's multiprocess mode). Set in
+# the environment before the processes start (manage.py serve does it for its children).
+PROMETHEUS_MULTIPROC_DIR = env.optional_text("PROMETHEUS_MULTIPROC_DIR")
+# Webhooks: private, loopback and link-local destinations are refused unless allowed.
+WEBHOOK_ALLOW_PRIVATE = env.flag("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_SEC = env.integer("WEBHOOK_TIMEOUT_SEC", 15, minimum=1, maximum=60)
+WEBHOOK_MAX_ATTEMPTS = env.integer("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=30)
+# Retries wait base * 2^(n-1) seconds with jitter, up to the max (Standard Webhooks' 5 s,
+# minutes, hours); the cluster's scheduler looks for due retries every 30 s.
+WEBHOOK_RETRY_BASE_SEC = env.integer("WEBHOOK_RETRY_BASE_SEC", 5, minimum=0, maximum=3600)
+WEBHOOK_RETRY_MAX_SEC = env.integer(
+    "WEBHOOK_RETRY_MAX_SEC", 24 * 3600, minimum=1, maximum=7 * 24 * 3600
+)
+# A subscription that failed this many attempts in a row is disabled (with a notice).
+WEBHOOK_DISABLE_AFTER = env.integer("WEBHOOK_DISABLE_AFTER", 20, minimum=1, maximum=1000)
+# Email goes through Django's email backend: SMTP when EMAIL_HOST is set, else the console.
+EMAIL_HOST = env.text("EMAIL_HOST", "")
+EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env.text("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env.flag("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 30
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env.text("EMAIL_FROM", "Wheel Refinery <refinery@localhost>")
+
 if RETRY_BACKOFF_MAX_SEC < RETRY_BACKOFF_BASE_SEC:
     raise ImproperlyConfigured(
         f"RETRY_BACKOFF_MAX_SEC={RETRY_BACKOFF_MAX_SEC} is below "
@@ -471,8 +507,24 @@ if RETRY_BACKOFF_MAX_SEC < RETRY_BACKOFF_BASE_SEC:
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "refinery.lib.log_context.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # One JSON object per line, with the request and job a line was written for.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s "
+            "%(request_id)s %(job_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.choice("LOG_FORMAT", "text", ("text", "json")),
+            "filters": ["context"],
+        }
+    },
     # httpx logs every request at INFO; the planner makes hundreds.
     "loggers": {
         "httpx": {"level": "WARNING"},

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from builds.api import job_views, log_views, queue_views, worker_views
+from builds.api import job_views, log_views, queue_views, subscription_views, worker_views
 from builds.api.views import (
     ArtifactDetailView,
     ArtifactListView,
@@ -12,6 +12,7 @@ from builds.api.views import (
     ManifestView,
     WheelUploadView,
 )
+from builds.metrics_view import metrics
 from hints.api.views import HintDetailView, HintListView
 from inputs.api.views import (
     PendingInputDetailView,
@@ -112,6 +113,20 @@ api = [
     path("artifacts/<int:pk>", ArtifactDetailView.as_view(), name="artifact"),
     path("artifacts/<int:pk>/yank", ArtifactYankView.as_view(), name="artifact-yank"),
     path("artifacts/<int:pk>/unyank", ArtifactUnyankView.as_view(), name="artifact-unyank"),
+    # Notifications
+    path("subscriptions", subscription_views.SubscriptionListView.as_view(), name="subscriptions"),
+    path(
+        "subscriptions/<int:pk>",
+        subscription_views.SubscriptionDetailView.as_view(),
+        name="subscription",
+    ),
+    path("deliveries", subscription_views.DeliveryListView.as_view(), name="deliveries"),
+    path("deliveries/<int:pk>", subscription_views.DeliveryDetailView.as_view(), name="delivery"),
+    path(
+        "deliveries/<int:pk>/redeliver",
+        subscription_views.DeliveryRedeliverView.as_view(),
+        name="delivery-redeliver",
+    ),
     # OpenAPI
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -122,6 +137,7 @@ api = [
 urlpatterns = [
     path("", include("refinery.page_urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
     path("api/", include(api)),
     path("", include("builds.index.urls")),
 ]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from builds.activity import build_activity, stranded_jobs
 from builds.images import MACHINE_TO_DEBIAN
 from builds.index.catalog import index_targets, project_names
+from builds.models import Subscription
 from builds.stats import build_queue_stats
 from inputs.plan_queue import plan_queue_stats
 from refinery import runtime_settings
@@ -95,6 +96,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             },
             "chart": _chart(activity.hours),
             "stranded": stranded,
+            "disabled_subscriptions": Subscription.objects.filter(active=False).order_by(
+                "-disabled_at"
+            )[:5],
             "python_tag": f"{python_major}{python_minor}",
             "platform_tag": runtime_settings.value("platform_tag"),
             "strategy": runtime_settings.value("upgrade_strategy"),

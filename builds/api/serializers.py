@@ -92,6 +92,7 @@ class BuildJobSerializer(serializers.ModelSerializer[BuildJob]):
             "recipes",
             "recipe_origins",
             "repair_rounds",
+            "regressed_from",
         )
 
     def get_priority(self, job: BuildJob) -> str:

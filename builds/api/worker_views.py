@@ -9,6 +9,7 @@ job's lease is refused with 409: the lease, not the messenger, decides who build
 from __future__ import annotations
 
 import json
+import logging
 import platform
 from typing import Any
 
@@ -29,6 +30,7 @@ from builds.log_sink import LogLimitExceeded, store_chunk
 from builds.models import BuildJob
 from builds.wheel_upload import WheelConflict, WheelUploadError, store_built_wheel
 from builds.worker import ClaimedJob, LocalBuildQueue, build_environment, with_recipe_origins
+from refinery.lib import log_context
 from refinery.lib.api_auth import IsWorkerOrOperator, lease_owner
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_schema import ErrorSerializer
@@ -37,6 +39,8 @@ from refinery.lib.state_machine import IllegalTransition
 MAX_POP = 100
 FILENAME_TAKEN = "filename_taken"
 _KNOWN_ARCHES = frozenset(MACHINE_TO_DEBIAN) | {platform.machine()}
+
+logger = logging.getLogger(__name__)
 
 
 def _error(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
@@ -178,6 +182,12 @@ class BuildStatusView(APIView):
             worker = lease_owner(request, data["worker"])
         except ValueError as exc:
             return _error(str(exc))
+        with log_context.bound_job(job_id):  # what this report logs names the job
+            if report != "heartbeat":
+                logger.info("job %s: %s reports %s", job_id, worker, report)
+            return self._apply(job_id, report, worker, data)
+
+    def _apply(self, job_id: int, report: str, worker: str, data: dict[str, Any]) -> Response:
         queue = LocalBuildQueue()
         if report == "heartbeat":
             state = queue.heartbeat(job_id, worker)

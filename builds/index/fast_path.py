@@ -23,6 +23,7 @@ from builds.index.negotiation import NotAcceptable, from_accept
 from builds.index.page_store import ROOT_PAGE, page_store
 from builds.index.responses import page_response
 from refinery.lib.http_security import host_allowed, is_secure, security_headers
+from refinery.lib.metrics import INDEX_CACHE_HITS, count_index_request
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -81,6 +82,8 @@ class IndexFastPath:
                 modified_since.decode("latin-1") if modified_since is not None else None
             ),
         )
+        INDEX_CACHE_HITS.inc()
+        count_index_request("page", response.status)
         all_headers = [*response.headers, *security_headers(secure)]
         await send(
             {

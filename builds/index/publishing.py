@@ -12,6 +12,7 @@ from builds.index.page_store import ROOT_PAGE, page_store
 from builds.index.pages import render_project, render_root
 from builds.index.responses import CachedPage
 from builds.models import Artifact
+from refinery.lib.metrics import INDEX_CACHE_HITS, INDEX_CACHE_MISSES
 
 
 def refresh_project(name: str) -> None:
@@ -61,11 +62,14 @@ def published_page(target: IndexTarget, project: str | None, kind: str) -> Cache
     name = project or ROOT_PAGE
     page = store.get(target.slug, name, kind)
     if page is not None:
+        INDEX_CACHE_HITS.inc()
         return page
     with store.locked(target.slug):
         page = store.get(target.slug, name, kind)  # another request may have rendered it
         if page is not None:
+            INDEX_CACHE_HITS.inc()
             return page
+        INDEX_CACHE_MISSES.inc()
         if project is None:
             store.put(target.slug, ROOT_PAGE, render_root(catalog.project_names(target)))
         else:

@@ -3,10 +3,11 @@ and the files themselves. Published pages are usually answered by ``fast_path`` 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
@@ -29,17 +30,41 @@ from builds.index.negotiation import NotAcceptable, choose
 from builds.index.publishing import published_page
 from builds.index.responses import page_response
 from builds.models import Artifact
+from refinery.lib.metrics import count_index_request
+
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 
 _CHUNK = 1 << 20
 # PEP 508's name grammar: anything else names no project, so it is a 404, not a redirect.
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
+def counted(kind: str) -> Callable[[_View], _View]:
+    """Count the view's requests by status, 404s raised as Http404 included."""
+
+    def decorate(view: _View) -> _View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                response = view(request, *args, **kwargs)
+            except Http404:
+                count_index_request(kind, 404)
+                raise
+            count_index_request(kind, response.status_code)
+            return response
+
+        return cast(_View, wrapper)
+
+    return decorate
+
+
+@counted("page")
 @require_safe
 def simple_root(request: HttpRequest, target: str | None = None) -> HttpResponseBase:
     return _page(request, target, None)
 
 
+@counted("page")
 @require_safe
 def simple_project(
     request: HttpRequest, project: str, target: str | None = None
@@ -99,6 +124,7 @@ def _file_modified(
     return _artifact(sha256, filename).uploaded_at
 
 
+@counted("file")
 @require_safe
 @condition(etag_func=_file_etag, last_modified_func=_file_modified)
 def wheel_file(
@@ -163,6 +189,7 @@ def _metadata_etag(
     return f'"{_artifact(sha256, filename).metadata_sha256}"'
 
 
+@counted("metadata")
 @require_safe
 @condition(etag_func=_metadata_etag)
 def wheel_metadata(

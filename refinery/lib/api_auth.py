@@ -183,3 +183,13 @@ class UploadThrottle(ScopedRateThrottle):
         if is_worker(request):
             return True
         return super().allow_request(request, view)
+
+
+class IsStaff(BasePermission):
+    """Staff users only, reads included (subscriptions hold URLs and signing secrets)."""
+
+    message = "this endpoint is for staff users"
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        _refuse_anonymous(request)
+        return is_staff(request)

@@ -19,6 +19,7 @@ from builds.index.catalog import IndexTarget, default_target, parse_slug
 from builds.lockfile import LockfileError, hashed_requirements
 from builds.log_follow import PlanLogs
 from builds.models import BuildJob
+from builds.notifications.sender import send_all_due
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
@@ -131,6 +132,9 @@ class Command(BaseCommand):
         finally:
             if follower is not None:
                 follower.finish()
+            told = send_all_due()
+            if told:
+                self.stdout.write(f"notifications: {told} delivery attempt(s) made")
 
         jobs = BuildJob.objects.filter(plan=plan).order_by("name")
         failed = [job for job in jobs if job.status not in _GOOD]

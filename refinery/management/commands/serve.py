@@ -45,6 +45,7 @@ class Command(BaseCommand):
         environment = dict(os.environ)
         if not environment.get("PUBLIC_URL"):
             environment["PUBLIC_URL"] = f"http://{_url_host(options['host'])}:{port}"
+        environment["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(environment))
         children = {
             name: subprocess.Popen(argv, env=environment) for name, argv in commands.items()
         }
@@ -77,6 +78,21 @@ class Command(BaseCommand):
                 child.kill()
         if exited is not None and not stopping:
             raise CommandError(f"{exited[0]} exited with status {exited[1]}; stopped the rest")
+
+
+def _metrics_dir(environment: dict[str, str]) -> Path:
+    """Where the children write their counters for /metrics to add up. A given directory
+    may be shared with processes outside this command (another container's cluster), so it
+    is left as it is; our own, under var/, starts empty, as the counters of a restart do."""
+    given = environment.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        return Path(given)
+    directory = Path(settings.VAR_DIR) / "metrics"
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
 
 
 def _web_server(server: str, host: str, port: str) -> list[str]:
