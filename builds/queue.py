@@ -9,13 +9,14 @@ a ``worker_id``; reports from a worker that no longer holds the lease are refuse
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -24,6 +25,7 @@ from builds import job_metrics, live
 from builds.models import BuildDependency, BuildEvent, BuildJob, default_max_attempts
 from builds.notifications import input_outcomes, job_events
 from builds.notifications.regressions import earlier_success
+from builds.worker_liveness import dead_local_workers
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
@@ -769,36 +771,96 @@ def reap_expired_leases(
     sweep (the admin's "requeue expired" on a selection).
     """
     now = _now(now)
-    expired = BuildJob.objects.filter(status__in=BuildJob.LEASED_STATUSES, lease_expires_at__lt=now)
+    expired = Q(lease_expires_at__lt=now)
+    scope = BuildJob.objects.filter(status__in=BuildJob.LEASED_STATUSES)
     if job_ids is not None:
-        expired = expired.filter(pk__in=job_ids)
+        scope = scope.filter(pk__in=job_ids)
+    result = _reap(scope, expired, now, lambda job: _expired_message(job), gone=False)
+    if result.requeued or result.failed:
+        logger.info(
+            "reaper: %d expired build leases requeued, %d failed", result.requeued, result.failed
+        )
+    return result
+
+
+def reclaim_from_dead_workers(
+    *, now: datetime | None = None, leftovers: Callable[[int], str] | None = None
+) -> ReapResult:
+    """Jobs leased to a worker of this host whose process is gone (killed, crashed, or a
+    cluster restarted): back in the queue at once, not after their lease runs out.
+    ``leftovers`` stops what the dead build left running (its processes, its container)
+    before the job can be claimed again, and says what it stopped."""
+    now = _now(now)
+    leased = BuildJob.objects.filter(status__in=BuildJob.LEASED_STATUSES)
+    owners = set(leased.order_by().values_list("lease_owner", flat=True).distinct())
+    dead = dead_local_workers(owners)
+    if not dead:
+        return ReapResult(requeued=0, failed=0)
+    result = _reap(
+        leased,
+        Q(lease_owner__in=dead),
+        now,
+        lambda job: _gone_message(job, leftovers),
+        gone=True,
+    )
+    logger.warning(
+        "reclaimed %d job(s) from dead worker(s) %s (%d failed: no attempts left)",
+        result.requeued,
+        ", ".join(sorted(dead)),
+        result.failed,
+    )
+    return result
+
+
+def _gone_message(job: BuildJob, leftovers: Callable[[int], str] | None) -> str:
+    message = f"worker {job.lease_owner} is gone (its process exited)"
+    cleaned = leftovers(job.pk) if leftovers is not None else ""
+    return f"{message}; left behind: {cleaned}" if cleaned else message
+
+
+def _expired_message(job: BuildJob) -> str:
+    return f"lease of {job.lease_owner} expired at {job.lease_expires_at:%Y-%m-%d %H:%M:%S}Z"
+
+
+def _reap(
+    scope: QuerySet[BuildJob],
+    condition: Q,
+    now: datetime,
+    message_for: Callable[[BuildJob], str],
+    *,
+    gone: bool,
+) -> ReapResult:
+    """Requeue (or fail, when spent) the jobs of ``scope`` that meet ``condition``, each
+    locked and checked again. A worker known to be gone is retried at once; one that only
+    went quiet waits the usual backoff (it may be a network hiccup, not a crash)."""
     requeued = failed = 0
-    for job_id in expired.values_list("pk", flat=True).order_by("lease_expires_at")[:1000]:
+    for job_id in scope.filter(condition).values_list("pk", flat=True).order_by("id")[:1000]:
         with transaction.atomic():
             job = (
                 BuildJob.objects.select_for_update(skip_locked=supports_skip_locked())
-                .filter(pk=job_id, status__in=BuildJob.LEASED_STATUSES, lease_expires_at__lt=now)
+                .filter(condition, pk=job_id, status__in=BuildJob.LEASED_STATUSES)
                 .first()
             )
             if job is None:  # Heartbeat or report arrived after all, or another reaper took it.
                 continue
             owner = job.lease_owner
-            message = f"lease of {owner} expired at {job.lease_expires_at:%Y-%m-%d %H:%M:%S}Z"
+            message = message_for(job)
             common: dict[str, Any] = {
                 "lease_owner": "",
                 "lease_expires_at": None,
                 "failure_reason": Reason.LEASE_EXPIRED,
                 "error": message,
             }
+            data = {"worker": owner, "attempt": job.attempts, "worker_gone": gone}
             if job.attempts < job.max_attempts:
-                delay = _backoff(job.attempts)
+                delay = timedelta(0) if gone else _backoff(job.attempts)
                 _move(
                     job,
                     Status.RETRY,
                     actor="reaper",
                     now=now,
                     message=message,
-                    data={"worker": owner, "attempt": job.attempts},
+                    data=data,
                     next_attempt_at=now + delay,
                     **common,
                 )
@@ -810,14 +872,12 @@ def reap_expired_leases(
                     actor="reaper",
                     now=now,
                     message=f"{message}; no attempts left ({job.attempts}/{job.max_attempts})",
-                    data={"worker": owner, "attempt": job.attempts},
+                    data=data,
                     finished_at=now,
                     **common,
                 )
                 mark_dependents_missing(job, now=now)
                 failed += 1
-    if requeued or failed:
-        logger.info("reaper: %d expired build leases requeued, %d failed", requeued, failed)
     return ReapResult(requeued=requeued, failed=failed)
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 from django_q.tasks import async_task
 
 from builds import plan_builds, repairs
+from builds.orphans import stop_leftovers
 from builds.queue import reap_expired_leases as reap_build_leases
+from builds.queue import reclaim_from_dead_workers
 from builds.runners.configured import buildable_arches, configured_runner
 from builds.worker import LocalBuildQueue, drain
 from inputs.plan_queue import reap_expired_plan_leases
 from plans.models import Plan
 from refinery import runtime_settings
 from refinery.lib.host_lock import host_lock
+from refinery.lib.worker_ids import local_worker_id
 
 
 def reap_expired_leases() -> str:
@@ -46,7 +46,9 @@ def drain_builds() -> str:
         if not held:
             return "a drain loop is already running on this host"
         runner = configured_runner()
-        worker_id = f"q2:{socket.gethostname()}:{os.getpid()}"
+        # A killed worker's builds go again now, not in minutes, its leftovers stopped first.
+        reclaim_from_dead_workers(leftovers=stop_leftovers)
+        worker_id = local_worker_id("q2")
         count = drain(
             LocalBuildQueue(arches=buildable_arches(runner)),
             runner,

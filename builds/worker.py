@@ -40,6 +40,7 @@ from builds.index.catalog import artifacts_for_pins
 from builds.log_sink import DatabaseLogSink, LogSink
 from builds.manifest import write_manifest
 from builds.models import Artifact, BuildDependency, BuildJob
+from builds.orphans import output_prefix
 from builds.runners.base import BuildSpec, Runner, RunResult
 from builds.wheel_upload import WheelUploadError, inspect_wheel
 from hints.recipes import validate_recipes
@@ -307,7 +308,7 @@ def build_one(
     try:
         queue.start(job.id, worker_id)
         beat.start()
-        with tempfile.TemporaryDirectory(prefix=f"refinery-out-{job.id}-") as out_name:
+        with tempfile.TemporaryDirectory(prefix=output_prefix(job.id)) as out_name:
             output = Path(out_name)
             try:
                 pins = queue.wheelhouse(job, output / "wheelhouse")

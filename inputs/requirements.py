@@ -157,7 +157,8 @@ def _parse_line(number: int, line: str, formats: FormatControl) -> ParsedRequire
     line = _strip_comment(line).strip()
     if not line:
         return None
-    if line.split("=", 1)[0].split()[0] in _FORMAT_OPTIONS:
+    first = line.split("=", 1)[0].split()
+    if first and first[0] in _FORMAT_OPTIONS:
         _format_option(number, line, formats)
         return None
     if line.startswith("-"):

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 from django.conf import settings
 
 from inputs.plan_queue import claim_for_planning, pop_for_planning
 from plans.planner import make_index_client
 from plans.planner import plan_input as plan_one
 from refinery import runtime_settings
+from refinery.lib.worker_ids import local_worker_id
 
 
 def _worker_id() -> str:
-    return f"q2:{socket.gethostname()}:{os.getpid()}"
+    return local_worker_id("q2")
 
 
 def plan_input(input_id: int) -> str:

@@ -134,6 +134,9 @@ api = [
     re_path(r"^(?P<path>.*)$", api_not_found),
 ]
 
+# A database that is away answers 503 with Retry-After, not 500.
+handler500 = "refinery.lib.database_unavailable.server_error_or_unavailable"
+
 urlpatterns = [
     path("", include("refinery.page_urls")),
     path("admin/", admin.site.urls),

@@ -47,6 +47,18 @@ def storage_dir(settings, tmp_path: Path) -> Path:
     return root
 
 
+def one_line_refusal(response: Any) -> bool:
+    """A 4xx whose body is ``{"error": ...}``: one line, no traceback, no server path."""
+    error = response.json().get("error", "")
+    return (
+        400 <= response.status_code < 500
+        and bool(error)
+        and "\n" not in error
+        and "Traceback" not in error
+        and "/tmp/" not in error
+    )
+
+
 def stored_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from builds.log_sink import LogSink
+from builds.orphans import marked, scratch_prefix
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
 
 # In a folder of its own: run as a script, its folder comes first on sys.path, so no
@@ -44,7 +45,8 @@ class LocalRunner:
     ) -> RunResult:
         started = time.monotonic()
         output_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"refinery-{spec.name}-") as scratch_name:
+        prefix = scratch_prefix(spec.job_id, spec.name)
+        with tempfile.TemporaryDirectory(prefix=prefix) as scratch_name:
             scratch = Path(scratch_name)
             venv = scratch / "venv"
             sink.write(f"local runner: creating a fresh venv in {venv}")
@@ -80,7 +82,7 @@ class LocalRunner:
                 env["WHEELHOUSE"] = str(spec.wheelhouse)
             code, stopped = stream_process(
                 [str(venv / "bin" / "python"), str(BUILD_SCRIPT)],
-                env=env,
+                env=marked(env, spec.job_id),
                 sink=sink,
                 timeout=self.timeout,
                 cancelled=cancelled,

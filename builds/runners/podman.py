@@ -26,6 +26,7 @@ from builds.images import (
 )
 from builds.log_sink import LogSink
 from builds.models import BuilderImage
+from builds.orphans import container_prefix, marked
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
 from builds.runners.local import BUILD_SCRIPT
 from refinery.lib.target_env import platform_arch
@@ -170,7 +171,7 @@ class PodmanRunner:
     ) -> RunResult:
         started = time.monotonic()
         output_dir.mkdir(parents=True, exist_ok=True)
-        container = f"refinery-job-{spec.job_id}-{uuid.uuid4().hex[:8]}"
+        container = f"{container_prefix(spec.job_id)}{uuid.uuid4().hex[:8]}"
         resolved = self._image_for(spec)
         argv = self.command(spec, output_dir, container, resolved)
         image, _, image_id = resolved
@@ -190,7 +191,7 @@ class PodmanRunner:
 
         code, stopped = stream_process(
             argv,
-            env=podman_env(self.containers_conf),
+            env=marked(podman_env(self.containers_conf), spec.job_id),
             sink=sink,
             timeout=self.timeout,
             cancelled=cancelled,

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import threading
 from types import FrameType
 from typing import Any
@@ -13,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from refinery import runtime_settings
+from refinery.lib.worker_ids import local_worker_id
 
 
 class Command(BaseCommand):
@@ -49,7 +48,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         runner = runner_named(options["runner"] or settings.RUNNER)
-        worker_id = f"drain:{socket.gethostname()}:{os.getpid()}"
+        worker_id = local_worker_id("drain")
         count = drain(
             LocalBuildQueue(arches=buildable_arches(runner)),
             runner,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -31,6 +29,7 @@ from refinery import runtime_settings
 from refinery.lib.cli import table
 from refinery.lib.progress import ProgressLine
 from refinery.lib.target_env import platform_arch
+from refinery.lib.worker_ids import local_worker_id
 
 _UNFINISHED = (
     BuildJob.Status.PENDING,
@@ -93,7 +92,7 @@ class Command(BaseCommand):
         except UploadError as exc:
             raise CommandError(str(exc)) from None
         runner = runner_named(options["runner"] or settings.RUNNER)
-        worker_id = f"refine:{socket.gethostname()}:{os.getpid()}"
+        worker_id = local_worker_id("refine")
 
         try:
             uploaded = upload_requirements(

@@ -3,11 +3,13 @@ cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -46,8 +48,11 @@ class Command(BaseCommand):
         if not environment.get("PUBLIC_URL"):
             environment["PUBLIC_URL"] = f"http://{_url_host(options['host'])}:{port}"
         environment["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(environment))
+        # Each child leads a process group of its own, so that a cluster that died leaves
+        # no orphaned worker processes behind to go on taking tasks beside its successor.
         children = {
-            name: subprocess.Popen(argv, env=environment) for name, argv in commands.items()
+            name: subprocess.Popen(argv, env=environment, start_new_session=True)
+            for name, argv in commands.items()
         }
         self.stdout.write(f"refinery on http://{options['host']}:{port}/ (admin at /admin/)")
 
@@ -60,24 +65,70 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         exited: tuple[str, int] | None = None
+        restarts = _Restarts()
         while not stopping and exited is None:
-            for name, child in children.items():
+            for name, child in list(children.items()):
                 code = child.poll()
-                if code is not None:
-                    exited = (name, code)
+                if code is None:
+                    continue
+                if name != "cluster":
+                    exited = (name, code)  # without the web server there is nothing to serve
                     break
+                # The cluster died (killed, out of memory): the index and the API keep
+                # serving while it comes back; its lost builds are reclaimed when it does.
+                _kill_group(child)
+                wait = restarts.next_wait()
+                self.stderr.write(
+                    f"cluster exited with status {code}; restarting it in {wait:.0f} s"
+                )
+                if _sleep_unless(lambda: stopping, wait):
+                    break
+                children[name] = subprocess.Popen(
+                    commands[name], env=environment, start_new_session=True
+                )
             time.sleep(0.2)
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)  # q2 finishes running tasks on SIGTERM.
         deadline = time.monotonic() + _GRACE_SECONDS
         for child in children.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+            _kill_group(child)  # what is left of it after the grace period
         if exited is not None and not stopping:
             raise CommandError(f"{exited[0]} exited with status {exited[1]}; stopped the rest")
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=5)
+
+
+class _Restarts:
+    """Backoff between restarts of a child that keeps dying: 1 s, doubling to 60 s, back to
+    1 s once it has stayed up for ten minutes."""
+
+    def __init__(self) -> None:
+        self.wait = 0.5
+        self.last = 0.0
+
+    def next_wait(self) -> float:
+        now = time.monotonic()
+        self.wait = 1.0 if now - self.last > 600 else min(60.0, self.wait * 2)
+        self.last = now
+        return self.wait
+
+
+def _sleep_unless(stopping: Callable[[], bool], seconds: float) -> bool:
+    """Sleep ``seconds`` in small steps; True if asked to stop meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stopping():
+            return True
+        time.sleep(0.2)
+    return stopping()
 
 
 def _metrics_dir(environment: dict[str, str]) -> Path:

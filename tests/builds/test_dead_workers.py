@@ -1,0 +1,202 @@
+"""A build whose local worker process is gone (killed, crashed, its cluster restarted) goes
+back in the queue at once, not when its lease runs out; workers that are alive, of other
+hosts or remote are left to their leases. Drilled on the real cluster: kill -9 of the worker
+in the middle of a build, and the job is built again within a minute, exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from builds import queue as build_queue
+from builds.models import Artifact, BuildEvent, BuildJob
+from builds.orphans import marked, output_prefix, scratch_prefix, stop_leftovers
+from builds.plan_builds import enqueue_plan_builds
+from builds.worker_liveness import dead_local_workers
+from refinery.lib.worker_ids import local_worker_id, this_host
+from tests.factories import PlanFactory, TargetFactory
+from tests.sdists import make_sdist, sdist_node
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def leased_to(owner: str) -> BuildJob:
+    target = TargetFactory()
+    job, _ = build_queue.enqueue(f"pkg-{abs(hash(owner)) % 10_000}", "1.0", target, actor="t")
+    (claimed,) = build_queue.claim(owner, max_n=1, target_ids=[target.pk])
+    assert claimed.pk == job.pk
+    return BuildJob.objects.get(pk=job.pk)
+
+
+def test_a_job_of_a_local_worker_that_is_gone_is_queued_again_at_once():
+    owner = f"q2:{this_host()}:{gone_pid()}"
+    job = leased_to(owner)
+    assert job.lease_expires_at > timezone.now() + timedelta(minutes=1)
+
+    result = build_queue.reclaim_from_dead_workers()
+
+    assert (result.requeued, result.failed) == (1, 0)
+    job.refresh_from_db()
+    assert job.status == "retry"
+    assert job.next_attempt_at <= timezone.now()
+    assert job.failure_reason == "lease_expired"
+    event = BuildEvent.objects.filter(job=job, to_status="retry").get()
+    assert event.message == f"worker {owner} is gone (its process exited)"
+    assert event.data["worker_gone"] is True
+    (again,) = build_queue.claim("q2:other:1", max_n=1, target_ids=[job.target_id])
+    assert again.pk == job.pk
+
+
+def test_live_workers_other_hosts_and_remote_workers_keep_their_leases():
+    alive = leased_to(local_worker_id("q2"))
+    elsewhere = leased_to(f"q2:another-host.0badc0de:{gone_pid()}")
+    remote = leased_to(f"s390x-1/q2:{this_host()}:{gone_pid()}")
+
+    assert build_queue.reclaim_from_dead_workers().requeued == 0
+
+    statuses = BuildJob.objects.filter(pk__in=[alive.pk, elsewhere.pk, remote.pk])
+    assert set(statuses.values_list("status", flat=True)) == {"leased"}
+
+
+def test_a_job_with_no_attempts_left_fails_when_its_worker_is_gone():
+    job = leased_to(f"drain:{this_host()}:{gone_pid()}")
+    BuildJob.objects.filter(pk=job.pk).update(max_attempts=1)
+
+    assert build_queue.reclaim_from_dead_workers().failed == 1
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.failure_reason == "lease_expired"
+    assert "no attempts left" in BuildEvent.objects.get(job=job, to_status="failed").message
+
+
+def test_only_local_names_with_a_dead_pid_are_judged_gone():
+    dead = gone_pid()
+    owners = {
+        f"q2:{this_host()}:{dead}",
+        f"refine:{this_host()}:{dead}",
+        f"q2:{this_host()}:{os.getpid()}",
+        f"q2:elsewhere:{dead}",
+        f"worker/q2:{this_host()}:{dead}",
+        "anything else",
+    }
+    assert dead_local_workers(owners) == {
+        f"q2:{this_host()}:{dead}",
+        f"refine:{this_host()}:{dead}",
+    }
+
+
+def test_what_a_dead_build_left_behind_is_stopped_and_removed_and_nothing_else():
+    def sleeper(job_id: int) -> subprocess.Popen[bytes]:
+        env = marked(dict(os.environ), job_id)
+        # a shell and its child: the child must go too, whatever its parent
+        return subprocess.Popen(["sh", "-c", "sleep 300 & wait"], env=env)
+
+    mine, other = sleeper(91), sleeper(911)
+    scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix(91, "pkg")))
+    output = Path(tempfile.mkdtemp(prefix=output_prefix(91)))
+    kept = Path(tempfile.mkdtemp(prefix=output_prefix(911)))
+    time.sleep(0.3)
+    try:
+        said = stop_leftovers(91)
+
+        assert mine.wait(timeout=10) == -signal.SIGKILL
+        assert other.poll() is None
+        assert not scratch.exists()
+        assert not output.exists()
+        assert kept.exists()
+        assert "2 process(es) killed" in said
+        assert "2 scratch folder(s) removed" in said
+        assert stop_leftovers(91) == ""
+    finally:
+        other.kill()
+        other.wait()
+        shutil.rmtree(kept, ignore_errors=True)
+
+
+SLOW_SETUP = """import time
+from setuptools import setup
+time.sleep(12)  # long enough to be killed in the middle of
+setup()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_kill_9_of_the_worker_mid_build_is_built_again_within_a_minute_exactly_once(
+    start_refinery, settings, tmp_path
+):
+    settings.PYTHON_VERSION = "3.11"
+    settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
+    root = "slowbuild-1.0"
+    sdist = make_sdist(
+        tmp_path,
+        f"{root}.tar.gz",
+        {
+            f"{root}/pyproject.toml": b'[build-system]\nrequires = ["setuptools>=61"]\n'
+            b'build-backend = "setuptools.build_meta"\n\n'
+            b'[project]\nname = "slowbuild"\nversion = "1.0"\n',
+            f"{root}/setup.py": SLOW_SETUP.encode(),
+            f"{root}/slowbuild.py": b"",
+            f"{root}/PKG-INFO": b"Metadata-Version: 2.1\nName: slowbuild\nVersion: 1.0\n",
+        },
+    )
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
+    plan = PlanFactory(
+        target=target,
+        dag={"nodes": [sdist_node("slowbuild", "1.0", sdist.as_uri(), digest)], "edges": []},
+    )
+    enqueue_plan_builds(plan, actor="test")
+    start_refinery(cluster=True, env={"RUNNER": "local", "AUTO_BUILD": "true"})
+
+    job = BuildJob.objects.get(plan=plan)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status == "building":
+            break
+        time.sleep(0.5)
+    assert job.status == "building", job.status
+    owner = job.lease_owner
+    os.kill(int(owner.rsplit(":", 1)[1]), signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    reclaimed_after = None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if reclaimed_after is None and job.lease_owner not in ("", owner):
+            reclaimed_after = time.monotonic() - killed_at
+        if job.status in ("built", "failed"):
+            break
+        time.sleep(0.5)
+
+    assert job.status == "built", (job.status, job.error)
+    assert reclaimed_after is not None
+    assert reclaimed_after < 60
+    assert Artifact.objects.filter(name="slowbuild").count() == 1
+    gone = BuildEvent.objects.filter(job=job, message__contains="is gone").get()
+    assert owner in gone.message
+    # The killed build's folders were removed before it went again, and nothing of it runs.
+    assert "scratch folder(s) removed" in gone.message
+    assert stop_leftovers(job.pk) == ""
+    assert job.attempts == 2
