@@ -10,6 +10,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django_q.tasks import async_task
 
 from builds import repairs
 from builds.forms import RecipesForm, WheelUploadForm
@@ -260,13 +261,30 @@ class ArtifactAdmin(admin.ModelAdmin[Artifact]):
         "origin",
         "target",
         "yanked",
+        "reproducible",
         "size",
         "uploaded_at",
     )
-    list_filter = ("origin", "yanked", "target", "uploaded_at")
+    list_filter = ("origin", "yanked", "reproducible", "target", "uploaded_at")
     search_fields = ("name", "filename", "sha256")
     date_hierarchy = "uploaded_at"
-    actions = ("yank_action", "unyank_action")
+    actions = ("yank_action", "unyank_action", "reproduce_action")
+
+    @admin.action(description="Rebuild from provenance and compare the bytes")
+    def reproduce_action(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
+        built = list(queryset.filter(origin=Artifact.Origin.BUILT).values_list("pk", flat=True))
+        for artifact_id in built:
+            async_task(
+                "builds.tasks.reproduce_artifact",
+                artifact_id,
+                task_name=f"reproduce artifact {artifact_id}",
+            )
+        skipped = queryset.count() - len(built)
+        note = f"; {skipped} not built here, skipped" if skipped else ""
+        self.message_user(
+            request,
+            f"{len(built)} rebuild(s) queued; the verdict appears in the reproducible column{note}",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Artifact | None = None) -> list[str]:
         # Stored bytes are immutable; yanking goes through the actions, which refresh the index.

@@ -309,6 +309,13 @@ class Artifact(models.Model):
     yanked = models.BooleanField(default=False)
     yanked_reason = models.TextField(blank=True)
     yanked_at = models.DateTimeField(null=True, blank=True)
+    reproducible = models.BooleanField(
+        null=True, blank=True, help_text="Rebuilt from its provenance to the same bytes?"
+    )
+    reproduced_at = models.DateTimeField(null=True, blank=True)
+    reproduction = models.JSONField(
+        default=dict, blank=True, help_text="The last rebuild: its hash, what differed."
+    )
 
     class Meta:
         ordering = ["name", "version", "filename"]

@@ -114,6 +114,22 @@ class HttpBuildQueue:
         except ApiError as exc:
             return "gone" if exc.status_code == 404 else "ok"
 
+    def still_ours(self, job_id: int, worker_id: str) -> str:
+        """The job as the server has it; "ok" when it cannot say (the lease decides)."""
+        try:
+            job = self.client.call(
+                "GET", f"/api/builds/{job_id}", give_up_after=self.heartbeat_timeout
+            ).json()
+        except ServerUnavailable:
+            return "ok"
+        except ApiError as exc:
+            return "gone" if exc.status_code == 404 else "ok"
+        owner = str(job.get("lease_owner", ""))
+        held = job.get("status") in ("leased", "building") and (
+            owner == worker_id or owner.endswith(f"/{worker_id}")
+        )
+        return "ok" if held else str(job.get("status", "gone"))
+
     def start(self, job_id: int, worker_id: str) -> None:
         self._report(job_id, worker_id, "building")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from django_q.tasks import async_task
 
 from builds import plan_builds, repairs
+from builds.models import Artifact
 from builds.orphans import stop_leftovers
 from builds.queue import reap_expired_leases as reap_build_leases
 from builds.queue import reclaim_from_dead_workers
+from builds.reproduce import ReproduceError, reproduce
 from builds.runners.configured import buildable_arches, configured_runner
 from builds.worker import LocalBuildQueue, drain
 from inputs.plan_queue import reap_expired_plan_leases
@@ -66,3 +68,15 @@ def requeue_for_hint(hint_id: int) -> str:
     a job re-queued once is no longer failed)."""
     requeued = repairs.requeue_for_hint(hint_id)
     return f"hint {hint_id}: re-queued {len(requeued)} failed job(s)"
+
+
+def reproduce_artifact(artifact_id: int) -> str:
+    """Rebuild an artifact from its provenance and record whether the bytes are the same."""
+    artifact = Artifact.objects.filter(pk=artifact_id).select_related("target").first()
+    if artifact is None:
+        return f"artifact {artifact_id} no longer exists"
+    try:
+        verdict = reproduce(artifact)
+    except ReproduceError as exc:
+        return str(exc)
+    return f"{artifact.filename}: reproducible={verdict.reproducible} ({verdict.detail})"

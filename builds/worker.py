@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -69,6 +70,11 @@ class BuildQueue(Protocol):
     def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]: ...
 
     def heartbeat(self, job_id: int, worker_id: str) -> str: ...
+
+    def still_ours(self, job_id: int, worker_id: str) -> str:
+        """A read, not a write: "ok" while this worker holds the job, else its status (an
+        operator's cancel shows here within seconds, not at the next heartbeat)."""
+        ...
 
     def start(self, job_id: int, worker_id: str) -> None: ...
 
@@ -206,6 +212,13 @@ class LocalBuildQueue:
             )
         return "ok"
 
+    def still_ours(self, job_id: int, worker_id: str) -> str:
+        row = BuildJob.objects.filter(pk=job_id).values_list("status", "lease_owner").first()
+        if row is None:
+            return "gone"
+        status, owner = row
+        return "ok" if status in BuildJob.LEASED_STATUSES and owner == worker_id else status
+
     def start(self, job_id: int, worker_id: str) -> None:
         build_queue.start_building(job_id, worker_id)
 
@@ -280,18 +293,28 @@ class LocalBuildQueue:
 
 
 class _Heartbeat(threading.Thread):
-    """Extends the lease while the build runs; notices an operator's cancel or a lost lease."""
+    """Extends the lease while the build runs (every ``every`` seconds), and between beats
+    looks every ``check_every`` seconds whether the job is still ours, so an operator's
+    cancel stops the build within seconds."""
 
-    def __init__(self, queue: BuildQueue, job_id: int, worker_id: str, every: float) -> None:
+    def __init__(
+        self, queue: BuildQueue, job_id: int, worker_id: str, every: float, check_every: float
+    ) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{job_id}")
         self.queue, self.job_id, self.worker_id, self.every = queue, job_id, worker_id, every
+        self.check_every = min(check_every, every)
         self.stopped = threading.Event()
         self.lost = ""
 
     def run(self) -> None:
+        next_beat = time.monotonic() + self.every
         try:
-            while not self.stopped.wait(self.every):
-                state = self.queue.heartbeat(self.job_id, self.worker_id)
+            while not self.stopped.wait(self.check_every):
+                if time.monotonic() >= next_beat:
+                    state = self.queue.heartbeat(self.job_id, self.worker_id)
+                    next_beat = time.monotonic() + self.every
+                else:
+                    state = self.queue.still_ours(self.job_id, self.worker_id)
                 if state != "ok":
                     self.lost = state
                     return
@@ -304,7 +327,13 @@ def build_one(
 ) -> str:
     """Build one claimed job and report the outcome; returns a one-line summary."""
     sink = TailSink(queue.log_sink(job))
-    beat = _Heartbeat(queue, job.id, worker_id, every=max(1.0, settings.BUILD_LEASE_SEC / 3))
+    beat = _Heartbeat(
+        queue,
+        job.id,
+        worker_id,
+        every=max(1.0, settings.BUILD_LEASE_SEC / 3),
+        check_every=settings.CANCEL_CHECK_SEC,
+    )
     try:
         queue.start(job.id, worker_id)
         beat.start()
@@ -350,7 +379,9 @@ def build_one(
             for wheel in result.wheels:
                 try:
                     inspect_built_wheel(wheel)
-                    fixed = _repaired(wheel, job, spec, runner, output, sink, cancelled=beat)
+                    fixed = repaired(
+                        wheel, job, spec, runner, output, sink, cancelled=lambda: bool(beat.lost)
+                    )
                     stored.append(queue.store(job, fixed, _provenance(job, runner, result, pins)))
                 except FilenameTaken as exc:
                     # One name, one file: the published one stands and serves this job too.
@@ -379,7 +410,7 @@ def inspect_built_wheel(wheel: Path) -> None:
         raise ArtifactError(str(exc)) from None
 
 
-def _repaired(
+def repaired(
     wheel: Path,
     job: ClaimedJob,
     spec: BuildSpec,
@@ -387,7 +418,7 @@ def _repaired(
     output: Path,
     sink: TailSink,
     *,
-    cancelled: _Heartbeat,
+    cancelled: Callable[[], bool],
 ) -> Path:
     """auditwheel on this host; in the target environment (the builder container) when the
     wheel links libraries only that environment has."""
@@ -404,7 +435,7 @@ def _repaired(
         repair_platform=job.target_platform,
         repair_tools=repair_tools(),
     )
-    result = runner.run(repair_spec, directory, sink, cancelled=lambda: bool(cancelled.lost))
+    result = runner.run(repair_spec, directory, sink, cancelled=cancelled)
     if not result.ok and any(TOO_RECENT in line for line in sink.lines):
         raise TargetTooOld(wheel.name, job.target_platform)
     if not result.ok or len(result.wheels) != 1:

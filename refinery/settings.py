@@ -270,6 +270,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "refinery.lib.api_auth.WorkerTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "refinery.lib.api_auth.BearerTokenAuthentication",
         # Session auth enforces CSRF on writes, as the admin's own forms do.
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -456,6 +457,9 @@ REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)
 MAX_REQUEUE_ATTEMPTS = env.integer("MAX_REQUEUE_ATTEMPTS", 3, minimum=0, maximum=100)
 RETRY_BACKOFF_BASE_SEC = env.integer("RETRY_BACKOFF_BASE_SEC", 30, minimum=1, maximum=3600)
 RETRY_BACKOFF_MAX_SEC = env.integer("RETRY_BACKOFF_MAX_SEC", 3600, minimum=1, maximum=7 * 24 * 3600)
+# How often a running build looks whether it was cancelled (a read; the lease's heartbeat
+# is every BUILD_LEASE_SEC / 3).
+CANCEL_CHECK_SEC = env.integer("CANCEL_CHECK_SEC", 2, minimum=1, maximum=60)
 BUILD_LEASE_SEC = env.integer("BUILD_LEASE_SEC", 300, minimum=5, maximum=24 * 3600)
 PLAN_LEASE_SEC = env.integer("PLAN_LEASE_SEC", 600, minimum=5, maximum=24 * 3600)
 PLAN_MAX_ATTEMPTS = env.integer("PLAN_MAX_ATTEMPTS", 3, minimum=1, maximum=100)

@@ -6,6 +6,7 @@ from builds.api import job_views, log_views, queue_views, subscription_views, wo
 from builds.api.views import (
     ArtifactDetailView,
     ArtifactListView,
+    ArtifactReproduceView,
     ArtifactUnyankView,
     ArtifactYankView,
     ManifestListView,
@@ -113,6 +114,11 @@ api = [
     path("artifacts/<int:pk>", ArtifactDetailView.as_view(), name="artifact"),
     path("artifacts/<int:pk>/yank", ArtifactYankView.as_view(), name="artifact-yank"),
     path("artifacts/<int:pk>/unyank", ArtifactUnyankView.as_view(), name="artifact-unyank"),
+    path(
+        "artifacts/<int:pk>/reproduce",
+        ArtifactReproduceView.as_view(),
+        name="artifact-reproduce",
+    ),
     # Notifications
     path("subscriptions", subscription_views.SubscriptionListView.as_view(), name="subscriptions"),
     path(

@@ -45,6 +45,9 @@ class ArtifactSerializer(serializers.ModelSerializer[Artifact]):
             "yanked",
             "yanked_reason",
             "provenance",
+            "reproducible",
+            "reproduced_at",
+            "reproduction",
             "download_url",
         )
 

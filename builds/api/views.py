@@ -4,6 +4,7 @@ import json
 
 from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404
+from django_q.tasks import async_task
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -167,3 +168,26 @@ class ManifestView(APIView):
             for wheel in node.get("wheels", []):
                 wheel["url"] = f"/files/{wheel['sha256']}/{wheel['filename']}"
         return Response(document)
+
+
+class ArtifactReproduceView(APIView):
+    """Rebuild a built artifact from its provenance in the background and compare the bytes;
+    the verdict appears on the artifact (``reproducible``, ``reproduction``)."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=None,
+        responses={202: ArtifactSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        artifact = get_object_or_404(Artifact, pk=pk)
+        if artifact.origin != Artifact.Origin.BUILT:
+            return Response(
+                {"error": f"{artifact.filename} was not built here ({artifact.origin})"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        async_task(
+            "builds.tasks.reproduce_artifact", artifact.pk, task_name=f"reproduce {artifact.pk}"
+        )
+        return Response(ArtifactSerializer(artifact).data, status=status.HTTP_202_ACCEPTED)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -193,3 +193,10 @@ class IsStaff(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         _refuse_anonymous(request)
         return is_staff(request)
+
+
+class BearerTokenAuthentication(TokenAuthentication):
+    """The same API tokens, sent as ``Authorization: Bearer <key>`` (what most HTTP clients
+    and CI systems send) as well as DRF's ``Token <key>``."""
+
+    keyword = "Bearer"

@@ -18,6 +18,14 @@ class WorkerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         return {"type": "apiKey", "in": "header", "name": "X-Worker-Token"}
 
 
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "refinery.lib.api_auth.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
+        return {"type": "http", "scheme": "bearer", "description": "an API token"}
+
+
 class ErrorSerializer(serializers.Serializer[Any]):
     """Every 4xx this API answers (ours and DRF's alike): one line naming what was wrong."""
 

@@ -5,7 +5,6 @@ in the middle of a build, and the job is built again within a minute, exactly on
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ from builds.plan_builds import enqueue_plan_builds
 from builds.worker_liveness import dead_local_workers
 from refinery.lib.worker_ids import local_worker_id, this_host
 from tests.factories import PlanFactory, TargetFactory
-from tests.sdists import make_sdist, sdist_node
+from tests.sdists import slow_sdist_node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,13 +131,6 @@ def test_what_a_dead_build_left_behind_is_stopped_and_removed_and_nothing_else()
         shutil.rmtree(kept, ignore_errors=True)
 
 
-SLOW_SETUP = """import time
-from setuptools import setup
-time.sleep(12)  # long enough to be killed in the middle of
-setup()
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.network
 def test_kill_9_of_the_worker_mid_build_is_built_again_within_a_minute_exactly_once(
@@ -146,25 +138,9 @@ def test_kill_9_of_the_worker_mid_build_is_built_again_within_a_minute_exactly_o
 ):
     settings.PYTHON_VERSION = "3.11"
     settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
-    root = "slowbuild-1.0"
-    sdist = make_sdist(
-        tmp_path,
-        f"{root}.tar.gz",
-        {
-            f"{root}/pyproject.toml": b'[build-system]\nrequires = ["setuptools>=61"]\n'
-            b'build-backend = "setuptools.build_meta"\n\n'
-            b'[project]\nname = "slowbuild"\nversion = "1.0"\n',
-            f"{root}/setup.py": SLOW_SETUP.encode(),
-            f"{root}/slowbuild.py": b"",
-            f"{root}/PKG-INFO": b"Metadata-Version: 2.1\nName: slowbuild\nVersion: 1.0\n",
-        },
-    )
-    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
     target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
-    plan = PlanFactory(
-        target=target,
-        dag={"nodes": [sdist_node("slowbuild", "1.0", sdist.as_uri(), digest)], "edges": []},
-    )
+    node = slow_sdist_node(tmp_path, seconds=12)
+    plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
     enqueue_plan_builds(plan, actor="test")
     start_refinery(cluster=True, env={"RUNNER": "local", "AUTO_BUILD": "true"})
 

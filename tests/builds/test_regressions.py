@@ -4,7 +4,6 @@ the pages say so, the counter moves and subscribers hear ``job.regressed``."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
@@ -17,37 +16,15 @@ from builds.runners.local import LocalRunner
 from builds.worker import LocalBuildQueue, drain
 from tests.factories import PlanFactory, TargetFactory
 from tests.receivers import webhook_receiver
-from tests.sdists import make_sdist, sdist_node
+from tests.sdists import setuptools_sdist_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "regressme"
-version = "{version}"
-"""
 
 
 def sdist_of(tmp_path, version: str, setup_py: str) -> dict[str, Any]:
-    root = f"regressme-{version}"
-    path = make_sdist(
-        tmp_path,
-        f"{root}.tar.gz",
-        {
-            f"{root}/pyproject.toml": PYPROJECT.format(version=version).encode(),
-            f"{root}/setup.py": setup_py.encode(),
-            f"{root}/regressme.py": b"VALUE = 1\n",
-            f"{root}/PKG-INFO": (
-                f"Metadata-Version: 2.1\nName: regressme\nVersion: {version}\n".encode()
-            ),
-        },
-    )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return sdist_node("regressme", version, path.as_uri(), digest)
+    return setuptools_sdist_node(tmp_path, "regressme", setup_py, version=version)
 
 
 def build(node: dict[str, Any], target, tmp_path) -> BuildJob:

@@ -3,22 +3,28 @@ live refinery, and waits out a refinery that is not there yet."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
 
+from builds import queue as build_queue
 from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
+from builds.plan_builds import enqueue_plan_builds
 from inputs.models import PendingInput
 from inputs.plan_queue import enqueue_plan
 from plans.models import Plan
-from tests.factories import PendingInputFactory
+from tests.factories import PendingInputFactory, PlanFactory, TargetFactory
+from tests.sdists import slow_sdist_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
 
@@ -175,3 +181,41 @@ def test_a_worker_survives_losing_the_refinery_in_the_middle_of_a_build(
     assert Artifact.objects.get(name="six").job_id == job.pk
     assert "sha256 verified" in job_log(job.pk), output[-4000:]
     assert "built in" in output
+
+
+def test_a_remote_worker_stops_a_cancelled_build_within_seconds(
+    start_refinery, storage_dir, tmp_path
+):
+    target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
+    node = slow_sdist_node(tmp_path, seconds=120)
+    files = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0),
+        functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path)),
+    )
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    node["source"]["url"] = f"http://127.0.0.1:{files.server_address[1]}/slowbuild-1.0.tar.gz"
+    plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
+    enqueue_plan_builds(plan, actor="test")
+    base = start_refinery(env={"WORKER_TOKEN": TOKEN, "AUTO_PLAN": "false"})
+    worker = subprocess.Popen(
+        _worker_argv(base, "--worker-id", "box-2", "--builds", "--runner", "local", "--once"),
+        cwd=ROOT,
+        env=_no_database(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    job = BuildJob.objects.get(plan=plan)
+    deadline = time.monotonic() + 120
+    while BuildJob.objects.get(pk=job.pk).status != "building" and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    build_queue.cancel(BuildJob.objects.get(pk=job.pk), actor="ops")
+    cancelled_at = time.monotonic()
+    output, _ = worker.communicate(timeout=60)
+
+    assert time.monotonic() - cancelled_at < 6, output[-2000:]  # the lease's beat is 100 s
+    assert f"job {job.pk}: stopped (cancelled)" in output
+    assert BuildJob.objects.get(pk=job.pk).status == "cancelled"
+    assert not Artifact.objects.exists()
+    files.shutdown()

@@ -36,9 +36,9 @@ def sdist_server(serve_sdist, tmp_path):
 def test_a_wheel_linking_a_container_only_library_is_repaired_in_the_container(
     amd64_image, sdist_server, storage_dir, tmp_path
 ):
-    assert (
-        "libyajl" not in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
-    )
+    # The point is a library the container has and the host does not.
+    if "libyajl" in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout:
+        pytest.skip("needs a host without libyajl (ldconfig -p lists it here)")
     url, sha256 = sdist_server
     target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
     node = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import BuildJobFactory
@@ -63,6 +64,16 @@ def test_a_staff_token_may_operate(staff_api):
     )
     assert response.status_code == 201
     assert response.json()["status"] == "pending"
+
+
+def test_an_api_token_may_be_sent_as_a_bearer_token():
+    user = User.objects.create_user("ci-operator", password="x", is_staff=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+    response = api.post("/api/queue/enqueue", {"name": "six", "version": "1.16.0"}, format="json")
+    assert response.status_code == 201
+    api.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-key")
+    assert api.get("/api/builds").status_code == 401
 
 
 def test_a_wrong_token_is_refused_with_the_reason(settings):
