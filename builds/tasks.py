@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
 from django_q.tasks import async_task
 
 from builds import plan_builds, repairs
@@ -16,7 +23,10 @@ from inputs.plan_queue import reap_expired_plan_leases
 from plans.models import Plan
 from refinery import runtime_settings
 from refinery.lib.host_lock import host_lock
+from refinery.lib.shutdown import shutdown_requested_since
 from refinery.lib.worker_ids import local_worker_id
+
+logger = logging.getLogger(__name__)
 
 
 def reap_expired_leases() -> str:
@@ -51,16 +61,46 @@ def drain_builds() -> str:
         # A killed worker's builds go again now, not in minutes, its leftovers stopped first.
         reclaim_from_dead_workers(leftovers=stop_leftovers)
         worker_id = local_worker_id("q2")
-        count = drain(
-            LocalBuildQueue(arches=buildable_arches(runner)),
-            runner,
-            worker_id,
-            pool_size=runtime_settings.value("build_pool_size"),
-            once=True,
-        )
+        stop = threading.Event()
+        with _stopped_on_shutdown(stop):
+            count = drain(
+                LocalBuildQueue(arches=buildable_arches(runner)),
+                runner,
+                worker_id,
+                pool_size=runtime_settings.value("build_pool_size"),
+                once=True,
+                stop=stop,
+            )
     if count:
         async_task("builds.tasks.drain_builds", task_name="drain builds")
     return f"{count} build job(s) processed"
+
+
+@contextmanager
+def _stopped_on_shutdown(stop: threading.Event) -> Iterator[None]:
+    """While this task drains, the cluster shutting down (``serve`` marks it before it
+    signals the cluster, which would otherwise wait for every build to end) gives running
+    builds SHUTDOWN_GRACE_SEC to finish, then stops and hands them back, attempt refunded,
+    instead of leaving them ``building`` when the cluster is killed."""
+    started = time.time()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            if shutdown_requested_since(started):
+                logger.warning(
+                    "shutting down: running builds get %s s", settings.SHUTDOWN_GRACE_SEC
+                )
+                if not done.wait(settings.SHUTDOWN_GRACE_SEC):
+                    stop.set()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True, name="shutdown-watch")
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def requeue_for_hint(hint_id: int) -> str:

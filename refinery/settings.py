@@ -457,6 +457,9 @@ REQUEUE_ON_FAILURE = env.flag("REQUEUE_ON_FAILURE", True)
 MAX_REQUEUE_ATTEMPTS = env.integer("MAX_REQUEUE_ATTEMPTS", 3, minimum=0, maximum=100)
 RETRY_BACKOFF_BASE_SEC = env.integer("RETRY_BACKOFF_BASE_SEC", 30, minimum=1, maximum=3600)
 RETRY_BACKOFF_MAX_SEC = env.integer("RETRY_BACKOFF_MAX_SEC", 3600, minimum=1, maximum=7 * 24 * 3600)
+# On shutdown (SIGTERM), how long the cluster's running builds may go on before they are
+# stopped and handed back; below serve's 30 s, after which what is left is killed.
+SHUTDOWN_GRACE_SEC = env.integer("SHUTDOWN_GRACE_SEC", 20, minimum=0, maximum=3600)
 # How often a running build looks whether it was cancelled (a read; the lease's heartbeat
 # is every BUILD_LEASE_SEC / 3).
 CANCEL_CHECK_SEC = env.integer("CANCEL_CHECK_SEC", 2, minimum=1, maximum=60)

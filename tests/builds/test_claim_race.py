@@ -15,8 +15,8 @@ from tests.factories import TargetFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-JOBS = 2000
-WORKERS = 8
+JOBS = 10_000
+WORKERS = 16
 
 
 def _drain(worker_id: str, claimed: list[int], errors: list[BaseException]) -> None:
@@ -34,7 +34,7 @@ def _drain(worker_id: str, claimed: list[int], errors: list[BaseException]) -> N
         connection.close()  # each thread has its own connection; give it back
 
 
-def test_eight_concurrent_workers_claim_each_of_2000_jobs_exactly_once():
+def test_sixteen_concurrent_workers_claim_each_of_10000_jobs_exactly_once():
     target = TargetFactory()
     now = timezone.now()
     BuildJob.objects.bulk_create(

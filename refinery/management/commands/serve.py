@@ -17,6 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from refinery.lib.shutdown import announce_shutdown, clear_shutdown
+
 _GRACE_SECONDS = 30
 
 
@@ -50,6 +52,7 @@ class Command(BaseCommand):
         environment["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(environment))
         # Each child leads a process group of its own, so that a cluster that died leaves
         # no orphaned worker processes behind to go on taking tasks beside its successor.
+        clear_shutdown()
         children = {
             name: subprocess.Popen(argv, env=environment, start_new_session=True)
             for name, argv in commands.items()
@@ -87,9 +90,12 @@ class Command(BaseCommand):
                     commands[name], env=environment, start_new_session=True
                 )
             time.sleep(0.2)
+        # Running builds are handed back within SHUTDOWN_GRACE_SEC (the drains read this),
+        # so that q2's graceful stop, which waits for running tasks, ends in time.
+        announce_shutdown()
         for child in children.values():
             if child.poll() is None:
-                child.send_signal(signal.SIGTERM)  # q2 finishes running tasks on SIGTERM.
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + _GRACE_SECONDS
         for child in children.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
