@@ -462,7 +462,7 @@ RETRY_BACKOFF_MAX_SEC = env.integer("RETRY_BACKOFF_MAX_SEC", 3600, minimum=1, ma
 SHUTDOWN_GRACE_SEC = env.integer("SHUTDOWN_GRACE_SEC", 20, minimum=0, maximum=3600)
 # How often a running build looks whether it was cancelled (a read; the lease's heartbeat
 # is every BUILD_LEASE_SEC / 3).
-CANCEL_CHECK_SEC = env.integer("CANCEL_CHECK_SEC", 2, minimum=1, maximum=60)
+CANCEL_CHECK_SEC = env.integer("CANCEL_CHECK_SEC", 1, minimum=1, maximum=60)
 BUILD_LEASE_SEC = env.integer("BUILD_LEASE_SEC", 300, minimum=5, maximum=24 * 3600)
 PLAN_LEASE_SEC = env.integer("PLAN_LEASE_SEC", 600, minimum=5, maximum=24 * 3600)
 PLAN_MAX_ATTEMPTS = env.integer("PLAN_MAX_ATTEMPTS", 3, minimum=1, maximum=100)

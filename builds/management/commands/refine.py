@@ -131,9 +131,7 @@ class Command(BaseCommand):
         finally:
             if follower is not None:
                 follower.finish()
-            told = send_all_due()
-            if told:
-                self.stdout.write(f"notifications: {told} delivery attempt(s) made")
+            self._notify()
 
         jobs = BuildJob.objects.filter(plan=plan).order_by("name")
         failed = [job for job in jobs if job.status not in _GOOD]
@@ -157,6 +155,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"pip install --index-url {index_url} --require-hashes -r {options['hashes']}"
             )
+
+    def _notify(self) -> None:
+        """What this run caused is told before it exits (there is no cluster to tell it);
+        a failure to tell never hides the run's own outcome."""
+        try:
+            told = send_all_due()
+        except Exception as exc:
+            self.stderr.write(f"notifications not sent: {type(exc).__name__}: {exc}")
+            return
+        if told:
+            self.stdout.write(f"notifications: {told} delivery attempt(s) made")
 
     def _target(self, slug: str | None) -> IndexTarget:
         if slug is None:
