@@ -21,22 +21,28 @@ Status = BuildJob.Status
 
 class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
-        yield self._jobs()
-        yield self._oldest_pending()
+        counts = self._job_counts()
+        yield self._jobs(counts)
+        # Every target with jobs gets an age (0 when nothing waits): one scan, not two.
+        yield self._oldest_pending({target_id for _, target_id in counts})
         yield self._inputs()
         yield self._artifacts()
         yield from self._notifications()
 
-    def _jobs(self) -> Metric:
-        family = GaugeMetricFamily(
-            "refinery_build_jobs", "Build jobs by status and target.", labels=["status", "target"]
-        )
-        counts: dict[tuple[str, int], int] = {
+    @staticmethod
+    def _job_counts() -> dict[tuple[str, int], int]:
+        return {
             (row["status"], row["target_id"]): row["n"]
             for row in BuildJob.objects.order_by()
             .values("status", "target_id")
             .annotate(n=Count("id"))
         }
+
+    def _jobs(self, counts: dict[tuple[str, int], int]) -> Metric:
+        family = GaugeMetricFamily(
+            "refinery_build_jobs", "Build jobs by status and target.", labels=["status", "target"]
+        )
+        counts = dict(counts)
         # Active statuses are always there for a target, so a drained queue reads 0.
         for target_id in {target_id for _, target_id in counts}:
             for status in BuildJob.ACTIVE:
@@ -45,7 +51,7 @@ class DatabaseCollector(Collector):
             family.add_metric([status, target_label(target_id)], n)
         return family
 
-    def _oldest_pending(self) -> Metric:
+    def _oldest_pending(self, targets: set[int]) -> Metric:
         family = GaugeMetricFamily(
             "refinery_queue_oldest_pending_seconds",
             "Age of the oldest pending build job, by target (0 when none waits).",
@@ -59,7 +65,6 @@ class DatabaseCollector(Collector):
             .values("target_id")
             .annotate(oldest=Min("enqueued_at"))
         }
-        targets = set(BuildJob.objects.order_by().values_list("target_id", flat=True).distinct())
         for target_id in sorted(targets | set(oldest)):
             since = oldest.get(target_id)
             age = max(0.0, (now - since).total_seconds()) if since is not None else 0.0

@@ -132,19 +132,8 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
     )
     list_filter = ("status", "notification__event", "subscription")
     list_select_related = ("notification", "subscription")
-    readonly_fields = (
-        "notification",
-        "subscription",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_status_code",
-        "last_latency_ms",
-        "last_error",
-        "delivered_at",
-        "created_at",
-        "payload",
-    )
+    # The change view is read-only (no change permission); the payload is shown formatted.
+    readonly_fields = ("payload",)
     inlines = (DeliveryAttemptInline,)
     actions = ("redeliver_action",)
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 from builds.notifications import event_types, input_outcomes, outbox
 from builds.notifications.payloads import input_data
 from inputs.models import PendingInput
@@ -52,10 +49,9 @@ def on_input_status(sender: Any, *, input_id: int, status: str, **kwargs: Any) -
 
 
 def _requirement_names(pending: PendingInput) -> set[str]:
-    names: set[str] = set()
-    for line in (pending.parsed or {}).get("requirements", []):
-        try:
-            names.add(canonicalize_name(Requirement(str(line)).name))
-        except InvalidRequirement:
-            continue
-    return names
+    """The canonical names the upload stored for its requirements."""
+    return {
+        str(item["name"])
+        for item in (pending.parsed or {}).get("requirements", [])
+        if isinstance(item, dict) and item.get("name")
+    }

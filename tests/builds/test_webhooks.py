@@ -19,7 +19,7 @@ from django_q.scheduler import scheduler
 from builds import queue as build_queue
 from builds.models import BuildJob, Delivery, Subscription
 from inputs.models import PendingInput
-from tests.factories import PlanFactory, PlanInputFactory, TargetFactory, dag
+from tests.factories import PendingInputFactory, PlanFactory, PlanInputFactory, TargetFactory, dag
 from tests.receivers import webhook_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -402,3 +402,17 @@ def test_deliveries_are_listed_with_their_last_outcome(staff_api, receiver):
     old = Delivery.objects.first()
     assert old is not None
     assert old.created_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_a_failed_planning_reaches_a_subscription_for_one_of_its_packages(staff_api, receiver):
+    subscribe(staff_api, receiver.url, ["input.failed"], package="six")
+    pending = PendingInputFactory(
+        status=PendingInput.Status.PLANNING,
+        parsed={"requirements": [{"line": 1, "requirement": "six==1.16.0", "name": "six"}]},
+    )
+
+    pending.transition_to(PendingInput.Status.FAILED, error="no six for this target")
+
+    (told,) = receiver.wait_for(1)
+    assert told.event == "input.failed"
+    assert told.payload["data"]["input"]["error"] == "no six for this target"
