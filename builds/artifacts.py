@@ -95,6 +95,8 @@ def repair(wheel: Path, platform_tag: str, out_dir: Path, sink: LogSink) -> Path
     if all(tag.platform == "any" for tag in tags):
         return wheel
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not has_binaries(wheel):
+        return retagged(wheel, platform_tag, out_dir, sink)
     # auditwheel offers only the host architecture's policies by name; for a foreign one
     # (an s390x wheel on an amd64 worker) it must pick the policy itself. Either way the
     # result is then validated against the target.
@@ -130,6 +132,36 @@ def repair(wheel: Path, platform_tag: str, out_dir: Path, sink: LogSink) -> Path
         said = last[0].replace(str(wheel), wheel.name)
         raise failure(f"auditwheel could not repair {wheel.name} for {platform_tag}: {said}")
     return repaired[0]
+
+
+def has_binaries(wheel: Path) -> bool:
+    """Whether any member is an ELF file (an extension module or a library)."""
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            if not info.is_dir() and info.file_size >= 4:
+                with archive.open(info) as member:
+                    if member.read(4) == b"\x7fELF":
+                        return True
+    return False
+
+
+def retagged(wheel: Path, platform_tag: str, out_dir: Path, sink: LogSink) -> Path:
+    """A platform-tagged wheel with no binary in it (an optional C extension the build left
+    out, as PyYAML does without libyaml): nothing links anything, so no policy can be broken
+    and auditwheel has nothing to repair; the wheel only needs the target's platform tag.
+    ``wheel tags`` rewrites the tag in the file name, WHEEL and RECORD."""
+    copy = out_dir / wheel.name
+    copy.write_bytes(wheel.read_bytes())
+    argv = [sys.executable, "-m", "wheel", "tags", f"--platform-tag={platform_tag}"]
+    argv += ["--remove", str(copy)]
+    sink.write(f"no binary in {wheel.name}: retagging it for {platform_tag}")
+    sink.write("$ " + " ".join(argv))
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=out_dir)
+    made = sorted(out_dir.glob("*.whl"))
+    if result.returncode != 0 or len(made) != 1:
+        said = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ArtifactError(f"could not retag {wheel.name} for {platform_tag}: {said[0]}")
+    return made[0]
 
 
 def repair_tools() -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from builds import live
 from builds.models import BuildJob, LogChunk
+from refinery.lib.db_outage import outlasting_outages
 
 logger = logging.getLogger(__name__)
 
@@ -239,4 +240,20 @@ class DatabaseLogSink(BatchingSink):
     def deliver(self, seq: int, text: str) -> None:
         # This sink keeps within the bound; only a log others wrote to as well can be full.
         with contextlib.suppress(LogLimitExceeded):
-            store_chunk(self.job_id, self.attempt, seq, text)
+            outlasting_outages(
+                lambda: store_chunk(self.job_id, self.attempt, seq, text),
+                what=f"job {self.job_id}: log",
+            )
+
+
+class KeptLines:
+    """A sink that only keeps the lines, in memory (a rebuild's log for its verdict; tests)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line.rstrip("\n"))
+
+    def close(self) -> None:
+        pass

@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from builds.failure_classes import TailSink
+from builds.log_sink import KeptLines
 from builds.models import Artifact
 from builds.runners.base import BuildSpec, Runner
 from builds.runners.configured import runner_named
@@ -45,19 +46,6 @@ class Reproduction:
             "differing_members": self.differing,
             "detail": self.detail,
         }
-
-
-class _KeptLines:
-    """The rebuild's log, kept for the verdict's detail (not a job's log)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, line: str) -> None:
-        self.lines.append(line.rstrip("\n"))
-
-    def close(self) -> None:
-        pass
 
 
 def _claimed(artifact: Artifact) -> ClaimedJob:
@@ -118,7 +106,7 @@ def reproduce(artifact: Artifact, runner: Runner | None = None) -> Reproduction:
     """Rebuild ``artifact`` and record the verdict on it."""
     job = _claimed(artifact)
     runner = runner or runner_named(str(artifact.provenance["runner"]))
-    kept = _KeptLines()
+    kept = KeptLines()
     sink = TailSink(kept)
     with tempfile.TemporaryDirectory(prefix=f"refinery-reproduce-{artifact.pk}-") as name:
         work = Path(name)

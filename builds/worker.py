@@ -47,6 +47,7 @@ from builds.wheel_upload import WheelUploadError, inspect_wheel
 from hints.recipes import validate_recipes
 from plans.models import Plan, Target
 from refinery.lib import log_context
+from refinery.lib.db_outage import TRANSIENT, outlasting_outages
 from refinery.lib.pins import version_problem
 from refinery.lib.state_machine import IllegalTransition
 from refinery.lib.target_env import platform_arch
@@ -220,46 +221,56 @@ class LocalBuildQueue:
         return "ok" if status in BuildJob.LEASED_STATUSES and owner == worker_id else status
 
     def start(self, job_id: int, worker_id: str) -> None:
-        build_queue.start_building(job_id, worker_id)
+        outlasting_outages(
+            lambda: build_queue.start_building(job_id, worker_id), what=f"job {job_id}: start"
+        )
 
     def complete(self, job_id: int, worker_id: str, message: str) -> None:
-        job = build_queue.complete(job_id, worker_id, message=message)
-        repairs.after_success(job)
+        what = f"job {job_id}: complete"
+        job = outlasting_outages(
+            lambda: build_queue.complete(job_id, worker_id, message=message), what=what
+        )
+        outlasting_outages(lambda: repairs.after_success(job), what=what)
         self._refresh_manifest(job)
 
     def fail(
         self, job_id: int, worker_id: str, *, reason: str, error: str, runner: str = ""
     ) -> None:
+        what = f"job {job_id}: fail"
         repaired = (
-            repairs.after_failure(job_id, worker_id, reason=reason, error=error, runner=runner)
+            outlasting_outages(
+                lambda: repairs.after_failure(
+                    job_id, worker_id, reason=reason, error=error, runner=runner
+                ),
+                what=what,
+            )
             if runner
             else None
         )
         if repaired is not None:
             self._refresh_manifest(repaired)
             return
+        options: dict[str, Any] = {}
         if reason == BuildJob.FailureReason.TARGET_TOO_OLD:  # no retry changes a C library
-            job = build_queue.fail(job_id, worker_id, reason=reason, error=error, retryable=False)
+            options = {"retryable": False}
         elif reason == "infrastructure":
-            job = build_queue.fail(
-                job_id, worker_id, reason=reason, error=error, count_attempt=False
-            )
+            options = {"count_attempt": False}
         elif reason == "system_recipe":
-            job = build_queue.fail(
-                job_id,
-                worker_id,
-                reason=reason,
-                error=error,
-                final_status=BuildJob.Status.SYSTEM_RECIPE_FAILED,
-            )
-        else:
-            job = build_queue.fail(job_id, worker_id, reason=reason, error=error)
+            options = {"final_status": BuildJob.Status.SYSTEM_RECIPE_FAILED}
+        job = outlasting_outages(
+            lambda: build_queue.fail(job_id, worker_id, reason=reason, error=error, **options),
+            what=what,
+        )
         self._refresh_manifest(job)
 
     @staticmethod
     def _refresh_manifest(job: BuildJob) -> None:
         if job.plan_id is not None:
-            write_manifest(Plan.objects.select_related("target").get(pk=job.plan_id))
+            plan_id = job.plan_id
+            outlasting_outages(
+                lambda: write_manifest(Plan.objects.select_related("target").get(pk=plan_id)),
+                what=f"plan {plan_id}: manifest",
+            )
 
     def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -273,12 +284,21 @@ class LocalBuildQueue:
         return pins
 
     def release(self, job_id: int, worker_id: str) -> None:
-        build_queue.release(job_id, worker_id)
+        outlasting_outages(
+            lambda: build_queue.release(job_id, worker_id), what=f"job {job_id}: release"
+        )
 
     def log_sink(self, job: ClaimedJob) -> LogSink:
-        return DatabaseLogSink(job.id, job.attempt)
+        return outlasting_outages(
+            lambda: DatabaseLogSink(job.id, job.attempt), what=f"job {job.id}: log"
+        )
 
     def store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str:
+        return outlasting_outages(
+            lambda: self._store(job, wheel, provenance), what=f"job {job.id}: store"
+        )
+
+    def _store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str:
         model = BuildJob.objects.select_related("target").get(pk=job.id)
         artifact: Artifact = store_wheel(
             wheel,
@@ -310,11 +330,18 @@ class _Heartbeat(threading.Thread):
         next_beat = time.monotonic() + self.every
         try:
             while not self.stopped.wait(self.check_every):
-                if time.monotonic() >= next_beat:
-                    state = self.queue.heartbeat(self.job_id, self.worker_id)
-                    next_beat = time.monotonic() + self.every
-                else:
-                    state = self.queue.still_ours(self.job_id, self.worker_id)
+                try:
+                    if time.monotonic() >= next_beat:
+                        state = self.queue.heartbeat(self.job_id, self.worker_id)
+                        next_beat = time.monotonic() + self.every
+                    else:
+                        state = self.queue.still_ours(self.job_id, self.worker_id)
+                except TRANSIENT as exc:
+                    # The database is away: the build goes on, and so do the beats once it
+                    # is back (on a fresh connection), well within the lease.
+                    logger.warning("job %s: heartbeat missed: %s", self.job_id, exc)
+                    connection.close()
+                    continue
                 if state != "ok":
                     self.lost = state
                     return
@@ -362,7 +389,7 @@ def build_one(
             if not result.ok:
                 reason, error = result.reason, result.detail or result.reason
                 cause = stated_cause(sink.lines)
-                repairable = runner.name
+                repairable = runner.name if result.repairable else ""
                 if cause is not None:
                     # The build script stopped by itself (a download, a package manager, a
                     # hash): "download failed (…)" says more than "exit code 67", and it is

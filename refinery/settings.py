@@ -431,9 +431,18 @@ RUNNER_CA_BUNDLE = env.optional_text("RUNNER_CA_BUNDLE") or next(
     ),
     None,
 )
+# The build sandbox (builds/runners/sandbox.py). Scratch space is a tmpfs of RUNNER_DISK at
+# /tmp, and what a build keeps there counts toward RUNNER_MEMORY too; RUNNER_DISK also caps
+# what a build may write into its output folder.
 RUNNER_MEMORY = env.matching(
-    "RUNNER_MEMORY", "4g", re.compile(r"\d+[kmg]?"), "a size such as 4g or 512m"
+    "RUNNER_MEMORY", "8g", re.compile(r"\d+[kmg]?"), "a size such as 8g or 512m"
 )
+RUNNER_DISK = env.matching(
+    "RUNNER_DISK", "8g", re.compile(r"\d+[kmg]?"), "a size such as 8g or 512m"
+)
+# A read-only root keeps a build from changing its image; an operator's own image
+# (CONTAINER_IMAGE) that must write outside /tmp can turn it off.
+RUNNER_READ_ONLY_ROOT = env.flag("RUNNER_READ_ONLY_ROOT", True)
 RUNNER_CPUS = env.matching("RUNNER_CPUS", "2", re.compile(r"\d+(\.\d+)?"), "a number of CPUs")
 RUNNER_PIDS_LIMIT = env.integer("RUNNER_PIDS_LIMIT", 4096, minimum=64)
 # Builds reach the package indexes but not this host: slirp4netns without the host loopback
@@ -464,6 +473,9 @@ SHUTDOWN_GRACE_SEC = env.integer("SHUTDOWN_GRACE_SEC", 20, minimum=0, maximum=36
 # is every BUILD_LEASE_SEC / 3).
 CANCEL_CHECK_SEC = env.integer("CANCEL_CHECK_SEC", 1, minimum=1, maximum=60)
 BUILD_LEASE_SEC = env.integer("BUILD_LEASE_SEC", 300, minimum=5, maximum=24 * 3600)
+# How long a worker waits for a database that went away before it gives up on what it has
+# to report (the job is then recovered like one whose worker died).
+DB_OUTAGE_PATIENCE_SEC = env.integer("DB_OUTAGE_PATIENCE_SEC", 120, minimum=0, maximum=3600)
 PLAN_LEASE_SEC = env.integer("PLAN_LEASE_SEC", 600, minimum=5, maximum=24 * 3600)
 PLAN_MAX_ATTEMPTS = env.integer("PLAN_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
 

@@ -9,6 +9,7 @@ import factory
 from django.utils import timezone
 
 from builds.models import Artifact, BuildJob
+from builds.runners.base import BuildSpec
 from hints.models import Hint
 from inputs.models import PendingInput
 from plans.models import Plan, PlanInput, Target
@@ -126,3 +127,18 @@ class ArtifactFactory(factory.django.DjangoModelFactory[Artifact]):
         lambda o: f"cas/sha256/{o.sha256[:2]}/{o.sha256[2:4]}/{o.sha256}"
     )
     uploaded_at = factory.LazyFunction(timezone.now)
+
+
+class BuildSpecFactory(factory.Factory[BuildSpec]):
+    """What a runner is handed for one job (no database row behind it)."""
+
+    class Meta:
+        model = BuildSpec
+
+    job_id = factory.Sequence(lambda n: n + 1)
+    name = "six"
+    version = "1.16.0"
+    python_tag = "cp311"
+    platform_tag = "manylinux_2_17_x86_64"
+    sdist_url = factory.LazyAttribute(lambda spec: f"https://files.example/{spec.name}.tar.gz")
+    sdist_sha256 = "0" * 64

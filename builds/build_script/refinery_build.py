@@ -40,6 +40,9 @@ from typing import NoReturn
 EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
 EXIT_DOWNLOAD = 67
+# Read before any recipe sets a variable: only the podman runner's container says so, and a
+# recipe that says it too must not make the local runner's host install packages.
+IN_CONTAINER = os.environ.get("REFINERY_CONTAINER") == "1"
 # A pin of the planned build environment: a PEP 503 name and a PEP 440 version, nothing else.
 PIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?==[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}")
 
@@ -81,7 +84,12 @@ def fetch(url: str, destination: Path) -> None:
 
 
 def install_system_packages(packages: list[str]) -> None:
-    """With the image family's package manager; only possible as root in a container."""
+    """With the image family's package manager; only as root in a builder container (the
+    local runner's host is never changed). The podman runner installs them in a step of
+    their own, before the build, so the build itself runs with no capabilities at all."""
+    if os.environ.get("SYSTEM_PACKAGES_READY") == "1":
+        say(f"system packages {' '.join(packages)}: installed in the image's own step")
+        return
     managers = {
         "apt-get": [
             ["apt-get", "update", "-qq"],
@@ -91,7 +99,7 @@ def install_system_packages(packages: list[str]) -> None:
         "microdnf": [[], ["microdnf", "install", "-y"]],
         "yum": [[], ["yum", "install", "-y"]],
     }
-    if os.geteuid() != 0:
+    if not IN_CONTAINER or os.geteuid() != 0:
         stop(
             EXIT_SYSTEM_RECIPE,
             f"system packages {packages} need root in a builder container (the podman runner)",
@@ -103,6 +111,9 @@ def install_system_packages(packages: list[str]) -> None:
                 stop(EXIT_SYSTEM_RECIPE, f"{' '.join(refresh)} failed")
             if run([*install, *packages], env=env) != 0:
                 stop(EXIT_SYSTEM_RECIPE, f"installing system packages {' '.join(packages)} failed")
+            if manager == "apt-get":  # the index is not part of what the builds need
+                run(["apt-get", "clean"])
+                shutil.rmtree("/var/lib/apt/lists", ignore_errors=True)
             return
     stop(EXIT_SYSTEM_RECIPE, "no known package manager (apt-get, dnf, microdnf, yum) in this image")
 
@@ -215,7 +226,18 @@ def repair_main(output: Path) -> int:
     return run([*argv, "-w", str(output), str(wheel)])
 
 
+def system_packages_main(packages: list[str]) -> int:
+    """``refinery-build --system-packages P…``: the podman runner's first step when recipes
+    name system packages, in a container it then keeps as an image. Arguments, not the
+    environment: an image keeps its container's environment, and the builds that use it
+    must not inherit this mode."""
+    install_system_packages(packages)
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--system-packages"]:
+        return system_packages_main(sys.argv[2:])
     if os.environ.get("REPAIR_WHEEL"):
         return repair_main(Path(os.environ.get("OUTPUT_DIR", "/output")))
     name, version = os.environ["JOB_NAME"], os.environ["JOB_VERSION"]

@@ -76,6 +76,8 @@ class RunResult:
     detail: str = ""
     # Where it ran, for provenance (e.g. the builder image and its id).
     environment: dict[str, str | None] = field(default_factory=dict)
+    # False when the runner stopped the build for a limit: no recipe changes what it does.
+    repairable: bool = True
 
     @property
     def ok(self) -> bool:
@@ -106,9 +108,11 @@ def stream_process(
     cancelled: Callable[[], bool],
     cwd: Path | None = None,
     kill: Callable[[subprocess.Popen[str]], None] | None = None,
+    over_limit: Callable[[], bool] | None = None,
 ) -> tuple[int | None, str]:
     """Run ``argv`` (never through a shell), copy its output line by line to ``sink``, and
-    stop it on timeout or cancellation. Returns ``(exit_code, "" | "timeout" | "cancelled")``."""
+    stop it on timeout, cancellation or ``over_limit()`` (checked as often as the others).
+    Returns ``(exit_code, "" | "timeout" | "cancelled" | "over_limit")``."""
     process = subprocess.Popen(
         list(argv),
         env=dict(env),
@@ -141,6 +145,8 @@ def stream_process(
             stopped = "timeout"
         elif cancelled():
             stopped = "cancelled"
+        elif over_limit is not None and over_limit():
+            stopped = "over_limit"
         if stopped:
             (kill or _kill_group)(process)
             break

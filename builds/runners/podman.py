@@ -1,13 +1,16 @@
-"""The podman runner: each build in a fresh container of the target's builder image.
+"""The podman runner: each build in a fresh, sandboxed container of the target's builder image
+(``builds.runners.sandbox`` says what the sandbox allows).
 
 Argument lists only: the package name and version travel as ``-e JOB_NAME=…`` items,
 never through a shell. The container is named per job so a timeout or an operator's
-cancel can ``podman kill`` it; ``--rm`` removes it either way.
+cancel can ``podman kill`` it; ``--rm`` removes it either way. Nothing of the host is
+writable inside but the job's output folder, whose size is watched while it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import subprocess
 import time
@@ -29,6 +32,8 @@ from builds.models import BuilderImage
 from builds.orphans import container_prefix, marked
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
 from builds.runners.local import BUILD_SCRIPT
+from builds.runners.sandbox import SCRATCH, SandboxLimits
+from builds.runners.system_image import SystemImages, image_for, system_packages
 from refinery.lib.target_env import platform_arch
 
 # podman's own exit codes: it could not run the container, not the build failing.
@@ -46,24 +51,19 @@ class PodmanRunner:
         self,
         *,
         timeout: float,
-        pip_cache: Path,
         podman_bin: str = "podman",
         containers_conf: str | None = None,
         image: str | None = None,
         ca_bundle: str | None = None,
-        memory: str = "4g",
-        cpus: str = "2",
-        pids_limit: int = 4096,
-        network: str = "slirp4netns:allow_host_loopback=false",
+        limits: SandboxLimits | None = None,
         run_cmd: list[str] | None = None,
     ) -> None:
         self.timeout = timeout
-        self.pip_cache = pip_cache
         self.podman_bin = podman_bin
         self.containers_conf = containers_conf
         self.fixed_image = image
         self.ca_bundle = ca_bundle
-        self.memory, self.cpus, self.pids_limit, self.network = memory, cpus, pids_limit, network
+        self.limits = limits or SandboxLimits()
         self.run_cmd = run_cmd
         # Remote workers have no database: they find images by name in podman instead of
         # in the BuilderImage records ``build_image`` keeps.
@@ -73,15 +73,18 @@ class PodmanRunner:
     def from_settings(cls) -> PodmanRunner:
         return cls(
             timeout=settings.RUNNER_TIMEOUT_SEC,
-            pip_cache=Path(settings.VAR_DIR) / "cache" / "pip",
             podman_bin=settings.PODMAN_BIN,
             containers_conf=settings.PODMAN_CONTAINERS_CONF,
             image=settings.CONTAINER_IMAGE,
             ca_bundle=settings.RUNNER_CA_BUNDLE,
-            memory=settings.RUNNER_MEMORY,
-            cpus=settings.RUNNER_CPUS,
-            pids_limit=settings.RUNNER_PIDS_LIMIT,
-            network=settings.RUNNER_NETWORK,
+            limits=SandboxLimits(
+                memory=settings.RUNNER_MEMORY,
+                cpus=settings.RUNNER_CPUS,
+                pids=settings.RUNNER_PIDS_LIMIT,
+                disk=settings.RUNNER_DISK,
+                network=settings.RUNNER_NETWORK,
+                read_only_root=settings.RUNNER_READ_ONLY_ROOT,
+            ),
             run_cmd=shlex.split(settings.WORKER_RUN_CMD) if settings.WORKER_RUN_CMD else None,
         )
 
@@ -112,15 +115,33 @@ class PodmanRunner:
             return image_name(settings.CONTAINER_PRESET, arch), arch, None
         return record.image, arch, record.image_id
 
+    def _inputs(self, argv: list[str], environment: dict[str, str]) -> None:
+        """What the build reads from the host: the build script and the CA bundle, read-only."""
+        argv += ["-v", f"{BUILD_SCRIPT}:/usr/local/bin/refinery-build:ro"]
+        if self.ca_bundle:
+            argv += ["-v", f"{self.ca_bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
+            environment["SSL_CERT_FILE"] = environment["PIP_CERT"] = (
+                "/etc/ssl/certs/ca-certificates.crt"
+            )
+
+    @staticmethod
+    def _with_environment(argv: list[str], environment: dict[str, str]) -> list[str]:
+        for key, value in environment.items():
+            argv += ["-e", f"{key}={value}"]
+        return argv
+
     def command(
         self,
         spec: BuildSpec,
         output_dir: Path,
         container: str,
         resolved: tuple[str, str, str | None] | None = None,
+        *,
+        system_image: str | None = None,
     ) -> list[str]:
+        """The build step's ``podman run``; on ``system_image`` when a step installed the
+        recipes' system packages there."""
         image, arch, _ = resolved or self._image_for(spec)
-        self.pip_cache.mkdir(parents=True, exist_ok=True)
         argv = [
             self.podman_bin,
             "run",
@@ -129,54 +150,101 @@ class PodmanRunner:
             container,
             "--arch",
             arch,
-            "--memory",
-            self.memory,
-            "--cpus",
-            self.cpus,
-            "--pids-limit",
-            str(self.pids_limit),
-            "--network",
-            self.network,
-            "-v",
-            f"{self.pip_cache}:/cache",
+            *self.limits.build_args(),
             "-v",
             f"{output_dir}:/output",
-            "-v",
-            f"{BUILD_SCRIPT}:/usr/local/bin/refinery-build:ro",
         ]
         environment = {
             **spec.environment(),
             "OUTPUT_DIR": "/output",
-            "WORK_DIR": "/tmp/refinery-work",
-            "PIP_CACHE_DIR": "/cache/pip",
+            "WORK_DIR": f"{SCRATCH}/refinery-work",
+            "HOME": f"{SCRATCH}/home",
+            "TMPDIR": SCRATCH,
+            # The build's own: a shared cache would let one build plant files another installs.
+            "PIP_CACHE_DIR": f"{SCRATCH}/pip-cache",
             "PIP_CONFIG_FILE": "/dev/null",
             "PIP_NO_INPUT": "1",
             "PYTHONUNBUFFERED": "1",
             "REFINERY_BUILD_VENV": "1",
+            "REFINERY_CONTAINER": "1",
         }
+        if system_image is not None:
+            environment["SYSTEM_PACKAGES_READY"] = "1"
         if spec.wheelhouse is not None:
             argv += ["-v", f"{spec.wheelhouse}:/wheelhouse:ro"]
             environment["WHEELHOUSE"] = "/wheelhouse"
-        if self.ca_bundle:
-            argv += ["-v", f"{self.ca_bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
-            environment["SSL_CERT_FILE"] = environment["PIP_CERT"] = (
-                "/etc/ssl/certs/ca-certificates.crt"
-            )
-        for key, value in environment.items():
-            argv += ["-e", f"{key}={value}"]
-        return [*argv, image, *(self.run_cmd or ["python3", "/usr/local/bin/refinery-build"])]
+        self._inputs(argv, environment)
+        self._with_environment(argv, environment)
+        run = self.run_cmd or ["python3", "/usr/local/bin/refinery-build"]
+        return [*argv, system_image or image, *run]
+
+    def system_packages_command(
+        self, spec: BuildSpec, container: str, resolved: tuple[str, str, str | None]
+    ) -> list[str]:
+        """The step before the build: the package manager, with its capabilities only."""
+        image, arch, _ = resolved
+        argv = [
+            self.podman_bin,
+            "run",
+            "--name",
+            container,
+            "--arch",
+            arch,
+            *self.limits.package_step_args(),
+        ]
+        # The image keeps this container's environment: nothing here a build must not have.
+        environment = {"REFINERY_CONTAINER": "1", "PYTHONUNBUFFERED": "1"}
+        self._inputs(argv, environment)
+        self._with_environment(argv, environment)
+        packages = system_packages(spec.recipes)
+        return [
+            *argv,
+            image,
+            "python3",
+            "/usr/local/bin/refinery-build",
+            "--system-packages",
+            *packages,
+        ]
 
     def run(
         self, spec: BuildSpec, output_dir: Path, sink: LogSink, cancelled: Callable[[], bool]
     ) -> RunResult:
         started = time.monotonic()
         output_dir.mkdir(parents=True, exist_ok=True)
-        container = f"{container_prefix(spec.job_id)}{uuid.uuid4().hex[:8]}"
+        prefix = container_prefix(spec.job_id)
+        container = f"{prefix}{uuid.uuid4().hex[:8]}"
         resolved = self._image_for(spec)
-        argv = self.command(spec, output_dir, container, resolved)
         image, _, image_id = resolved
         where: dict[str, str | None] = {"image": image, "image_id": image_id}
-        sink.write(f"podman runner: {image} as {container}")
+        env = marked(podman_env(self.containers_conf), spec.job_id)
+
+        system_image = None
+        packages = system_packages(spec.recipes)
+        if packages:
+            step = SystemImages(self.podman_bin, podman_env(self.containers_conf)).ensure(
+                image_for(image, image_id, packages),
+                lambda name: self.system_packages_command(spec, name, resolved),
+                container_prefix=prefix,
+                sink=sink,
+                timeout=self.timeout,
+                cancelled=cancelled,
+                stream_env=env,
+            )
+            elapsed = time.monotonic() - started
+            if step.stopped:
+                sink.write(f"podman runner: system packages {step.stopped} after {elapsed:.1f} s")
+                return RunResult(None, [], elapsed, step.stopped, environment=where)
+            if not step.ok:
+                code = step.exit_code
+                if code in _PODMAN_FAILURES:
+                    detail = f"system packages: {_PODMAN_FAILURES[code]}"
+                    return RunResult(code, [], elapsed, "infrastructure", detail, where)
+                detail = f"system packages: exit code {code}"
+                return RunResult(code, [], elapsed, "system_recipe", detail, where)
+            system_image = where["system_image"] = step.image
+
+        argv = self.command(spec, output_dir, container, resolved, system_image=system_image)
+        sink.write(f"podman runner: {system_image or image} as {container}")
 
         def kill(process: subprocess.Popen[str]) -> None:
             subprocess.run(
@@ -191,14 +259,19 @@ class PodmanRunner:
 
         code, stopped = stream_process(
             argv,
-            env=marked(podman_env(self.containers_conf), spec.job_id),
+            env=env,
             sink=sink,
             timeout=self.timeout,
             cancelled=cancelled,
             kill=kill,
+            over_limit=lambda: folder_size(output_dir) > self.limits.disk_bytes,
         )
         elapsed = time.monotonic() - started
         wheels = sorted(output_dir.glob("*.whl"))
+        if stopped == "over_limit":
+            detail = f"the build wrote more than {self.limits.disk} into its output folder"
+            sink.write(f"podman runner: {detail}; container killed")
+            return RunResult(None, [], elapsed, "build_error", detail, where, repairable=False)
         if stopped:
             sink.write(f"podman runner: build {stopped} after {elapsed:.1f} s; container killed")
             return RunResult(None, [], elapsed, stopped, environment=where)
@@ -210,3 +283,21 @@ class PodmanRunner:
         if not wheels:
             return RunResult(code, [], elapsed, "build_error", "the build produced no wheel", where)
         return RunResult(code, wheels, elapsed, "", environment=where)
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes in the files under ``folder`` (what a build wrote there so far)."""
+    total = 0
+    pending = [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:  # gone meanwhile
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total

@@ -18,9 +18,10 @@ from builds.models import BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.local import LocalRunner
 from builds.runners.podman import PodmanRunner
+from builds.runners.sandbox import SandboxLimits
 from builds.worker import LocalBuildQueue, drain
 from tests.factories import PlanFactory, TargetFactory
-from tests.sdists import make_sdist
+from tests.sdists import make_sdist, sdist_node
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -87,13 +88,7 @@ def _build_probe(runner, serve_sdist, tmp_path, port, monkeypatch, settings) -> 
         monkeypatch.setenv(name, value)
     settings.WORKER_TOKEN = SECRETS["WORKER_TOKEN"]
     url, sha256 = serve_sdist(_probe_sdist(tmp_path, port))
-    node = {
-        "name": "probe-net",
-        "version": "1.0",
-        "action": "build",
-        "roles": ["runtime"],
-        "source": {"kind": "sdist", "url": url, "sha256": sha256},
-    }
+    node = sdist_node("probe-net", "1.0", url, sha256)
     plan = PlanFactory(target=TargetFactory(), dag={"nodes": [node], "edges": []})
     enqueue_plan_builds(plan, actor="test")
     drain(LocalBuildQueue(arches=["x86_64"]), runner, "sandbox-test", pool_size=1, once=True)
@@ -106,11 +101,10 @@ def _build_probe(runner, serve_sdist, tmp_path, port, monkeypatch, settings) -> 
 def _podman(tmp_path, network: str) -> PodmanRunner:
     return PodmanRunner(
         timeout=600,
-        pip_cache=tmp_path / "pip",
         podman_bin=django_settings.PODMAN_BIN,
         containers_conf=django_settings.PODMAN_CONTAINERS_CONF,
         ca_bundle=django_settings.RUNNER_CA_BUNDLE,
-        network=network,
+        limits=SandboxLimits(network=network),
     )
 
 

@@ -19,13 +19,12 @@ import pytest
 from django.utils import timezone
 
 from builds import queue as build_queue
-from builds.models import Artifact, BuildEvent, BuildJob
+from builds.models import BuildEvent, BuildJob
 from builds.orphans import marked, output_prefix, scratch_prefix, stop_leftovers
-from builds.plan_builds import enqueue_plan_builds
 from builds.worker_liveness import dead_local_workers
 from refinery.lib.worker_ids import local_worker_id, this_host
-from tests.factories import PlanFactory, TargetFactory
-from tests.sdists import slow_sdist_node
+from tests.drills import kill_9_of_the_worker_mid_build
+from tests.factories import TargetFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,44 +135,5 @@ def test_what_a_dead_build_left_behind_is_stopped_and_removed_and_nothing_else()
 def test_kill_9_of_the_worker_mid_build_is_built_again_within_a_minute_exactly_once(
     start_refinery, settings, tmp_path
 ):
-    settings.PYTHON_VERSION = "3.11"
-    settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
-    target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
-    node = slow_sdist_node(tmp_path, seconds=12)
-    plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
-    enqueue_plan_builds(plan, actor="test")
-    start_refinery(cluster=True, env={"RUNNER": "local", "AUTO_BUILD": "true"})
-
-    job = BuildJob.objects.get(plan=plan)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.status == "building":
-            break
-        time.sleep(0.5)
-    assert job.status == "building", job.status
-    owner = job.lease_owner
-    os.kill(int(owner.rsplit(":", 1)[1]), signal.SIGKILL)
-    killed_at = time.monotonic()
-
-    reclaimed_after = None
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if reclaimed_after is None and job.lease_owner not in ("", owner):
-            reclaimed_after = time.monotonic() - killed_at
-        if job.status in ("built", "failed"):
-            break
-        time.sleep(0.5)
-
-    assert job.status == "built", (job.status, job.error)
-    assert reclaimed_after is not None
-    assert reclaimed_after < 60
+    reclaimed_after = kill_9_of_the_worker_mid_build(start_refinery, settings, tmp_path)
     print(f"kill -9 drill: claimed again {reclaimed_after:.1f} s after the kill")  # the figure
-    assert Artifact.objects.filter(name="slowbuild").count() == 1
-    gone = BuildEvent.objects.filter(job=job, message__contains="is gone").get()
-    assert owner in gone.message
-    # The killed build's folders were removed before it went again, and nothing of it runs.
-    assert "scratch folder(s) removed" in gone.message
-    assert stop_leftovers(job.pk) == ""
-    assert job.attempts == 2

@@ -13,9 +13,9 @@ from django.conf import settings as django_settings
 from builds import queue as build_queue
 from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
-from builds.runners.base import BuildSpec
 from builds.runners.podman import PodmanRunner
 from builds.worker import LocalBuildQueue, drain
+from tests.factories import BuildSpecFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,7 +30,6 @@ def podman(tmp_path):
     def make(timeout: float = 900) -> PodmanRunner:
         return PodmanRunner(
             timeout=timeout,
-            pip_cache=tmp_path / "pip",
             podman_bin=django_settings.PODMAN_BIN,
             containers_conf=django_settings.PODMAN_CONTAINERS_CONF,
             ca_bundle=django_settings.RUNNER_CA_BUNDLE,
@@ -118,15 +117,10 @@ def test_an_operator_cancel_stops_the_container_within_seconds(
 
 
 def test_package_names_and_recipes_reach_podman_as_argv_items_only(tmp_path):
-    runner = PodmanRunner(timeout=10, pip_cache=tmp_path / "pip", image="localhost/x:y")
-    hostile = BuildSpec(
-        job_id=1,
+    runner = PodmanRunner(timeout=10, image="localhost/x:y")
+    hostile = BuildSpecFactory(
         name="six; rm -rf /",
         version="1.0$(reboot)",
-        python_tag="cp311",
-        platform_tag="manylinux_2_17_x86_64",
-        sdist_url="https://example.invalid/x.tar.gz",
-        sdist_sha256="0" * 64,
         recipes=[{"type": "env", "vars": {"CFLAGS": "`id`"}}],
     )
     argv = runner.command(hostile, tmp_path / "out", "refinery-job-1-test")

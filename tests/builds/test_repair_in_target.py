@@ -55,7 +55,6 @@ def test_a_wheel_linking_a_container_only_library_is_repaired_in_the_container(
     )
     runner = PodmanRunner(
         timeout=1200,
-        pip_cache=tmp_path / "pip",
         podman_bin=django_settings.PODMAN_BIN,
         containers_conf=django_settings.PODMAN_CONTAINERS_CONF,
         ca_bundle=django_settings.RUNNER_CA_BUNDLE,

@@ -35,7 +35,6 @@ def test_markupsafe_builds_into_a_manylinux_s390x_wheel_with_an_s390_elf(
     )
     runner = PodmanRunner(
         timeout=1800,
-        pip_cache=tmp_path / "pip",
         podman_bin=django_settings.PODMAN_BIN,
         containers_conf=django_settings.PODMAN_CONTAINERS_CONF,
         ca_bundle=django_settings.RUNNER_CA_BUNDLE,

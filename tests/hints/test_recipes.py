@@ -6,11 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from builds.runners.base import BuildSpec
 from builds.runners.podman import PodmanRunner
 from hints.models import Hint
 from hints.recipes import validate_recipes
-from tests.factories import HintFactory
+from tests.factories import BuildSpecFactory, HintFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,17 +128,8 @@ def test_a_recipe_may_set_compiler_and_library_variables(name):
 
 
 def test_every_variable_the_runners_set_for_a_build_is_refused_to_recipes(tmp_path):
-    spec = BuildSpec(
-        job_id=1,
-        name="six",
-        version="1.16.0",
-        python_tag="cp311",
-        platform_tag="manylinux_2_17_x86_64",
-        sdist_url="https://files.example/six-1.16.0.tar.gz",
-        sdist_sha256="0" * 64,
-        wheelhouse=tmp_path,
-    )
-    runner = PodmanRunner(timeout=60, pip_cache=tmp_path / "cache", image="img", ca_bundle="/x")
+    spec = BuildSpecFactory(wheelhouse=tmp_path)
+    runner = PodmanRunner(timeout=60, image="img", ca_bundle="/x")
     argv = runner.command(spec, tmp_path, "container")
     names = {argv[i + 1].split("=", 1)[0] for i, arg in enumerate(argv) if arg == "-e"}
     assert "JOB_NAME" in names
