@@ -9,6 +9,7 @@ sets the lease. The planner reports back with ``mark_planned`` or
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db.models import Avg, Count, F, Min, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from builds.worker_liveness import dead_local_workers
 from inputs.models import PendingInput
 from refinery.lib.db import supports_skip_locked
 from refinery.lib.queue_stats import QueueStats
@@ -263,21 +265,52 @@ def release_planning(
 def reap_expired_plan_leases(*, now: datetime | None = None) -> tuple[int, int]:
     """Requeue inputs whose plan worker vanished, fail those out of attempts; (requeued, failed)."""
     now = _now(now)
-    requeued = failed = 0
-    expired = PendingInput.objects.filter(status=Status.PLANNING, lease_expires_at__lt=now).exclude(
-        lease_owner=""
+    requeued, failed = _requeue_plans(
+        Q(lease_expires_at__lt=now), now, lambda owner: f"plan worker {owner} lost its lease"
     )
-    for pending_id in expired.values_list("pk", flat=True)[:1000]:
+    if requeued or failed:
+        logger.info("reaper: %d expired plan leases requeued, %d failed", requeued, failed)
+    return requeued, failed
+
+
+def reclaim_plans_from_dead_workers(*, now: datetime | None = None) -> tuple[int, int]:
+    """Inputs being planned by a worker of this host whose process is gone (killed, or its
+    cluster restarted): back in the plan queue at once, not after PLAN_LEASE_SEC."""
+    now = _now(now)
+    planning = PendingInput.objects.filter(status=Status.PLANNING).exclude(lease_owner="")
+    dead = dead_local_workers(set(planning.values_list("lease_owner", flat=True)))
+    if not dead:
+        return 0, 0
+    requeued, failed = _requeue_plans(
+        Q(lease_owner__in=dead),
+        now,
+        lambda owner: f"plan worker {owner} is gone (its process exited)",
+    )
+    logger.warning(
+        "reclaimed %d input(s) being planned by dead worker(s) %s (%d failed: no attempts left)",
+        requeued,
+        ", ".join(sorted(dead)),
+        failed,
+    )
+    return requeued, failed
+
+
+def _requeue_plans(
+    condition: Q, now: datetime, message_for: Callable[[str], str]
+) -> tuple[int, int]:
+    requeued = failed = 0
+    leased = PendingInput.objects.filter(condition, status=Status.PLANNING).exclude(lease_owner="")
+    for pending_id in leased.values_list("pk", flat=True)[:1000]:
         with transaction.atomic():
             pending = (
                 PendingInput.objects.select_for_update(skip_locked=supports_skip_locked())
-                .filter(pk=pending_id, status=Status.PLANNING, lease_expires_at__lt=now)
+                .filter(condition, pk=pending_id, status=Status.PLANNING)
                 .exclude(lease_owner="")
                 .first()
             )
             if pending is None:
                 continue
-            message = f"plan worker {pending.lease_owner} lost its lease"
+            message = message_for(pending.lease_owner)
             if pending.plan_attempts < settings.PLAN_MAX_ATTEMPTS:
                 PendingInput.objects.filter(pk=pending.pk).update(
                     lease_owner="", lease_expires_at=None, error=message, updated_at=now
@@ -292,8 +325,6 @@ def reap_expired_plan_leases(*, now: datetime | None = None) -> tuple[int, int]:
                     error=f"{message}; no attempts left ({pending.plan_attempts})",
                 )
                 failed += 1
-    if requeued or failed:
-        logger.info("reaper: %d expired plan leases requeued, %d failed", requeued, failed)
     return requeued, failed
 
 

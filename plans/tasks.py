@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from inputs.plan_queue import claim_for_planning, pop_for_planning
+from inputs.plan_queue import (
+    claim_for_planning,
+    pop_for_planning,
+    reclaim_plans_from_dead_workers,
+)
 from plans.planner import make_index_client
 from plans.planner import plan_input as plan_one
 from refinery import runtime_settings
@@ -29,6 +33,7 @@ def drain_plan_queue() -> str:
     if not settings.LOCAL_PLANNING:
         return "local planning is off"
     worker = _worker_id()
+    reclaim_plans_from_dead_workers()  # a killed planner's inputs go again now, not in minutes
     done = []
     with make_index_client() as client:
         for pending in pop_for_planning(worker, runtime_settings.value("plan_pool_size")):

@@ -8,25 +8,37 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from django.conf import settings as settings_module
 from django.db import connection
 
+from builds.images import podman_env
 from builds.models import Artifact, BuildEvent, BuildJob
-from builds.orphans import MARKER, stop_leftovers
+from builds.orphans import MARKER, container_prefix, stop_leftovers
 from builds.plan_builds import enqueue_plan_builds
 from tests.factories import PlanFactory, TargetFactory
 from tests.sdists import slow_sdist_node
 
 
-def _slow_plan(settings: Any, tmp_path: Path, seconds: int) -> BuildJob:
+def _slow_plan(
+    settings: Any,
+    tmp_path: Path,
+    seconds: int,
+    serve_sdist: Callable[[Path], tuple[str, str]] | None = None,
+) -> BuildJob:
     settings.PYTHON_VERSION = "3.11"
     settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
     target = TargetFactory(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
     node = slow_sdist_node(tmp_path, seconds=seconds)
+    if serve_sdist is not None:  # a container cannot read the host's file:// URL
+        url, sha256 = serve_sdist(Path(urlparse(node["source"]["url"]).path))
+        node["source"] = {**node["source"], "url": url, "sha256": sha256}
     plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
     enqueue_plan_builds(plan, actor="test")
     return BuildJob.objects.get(plan=plan)
@@ -63,11 +75,20 @@ def _reclaimed_and_built_once(job: BuildJob, owner: str, since: float) -> float:
     return reclaimed_after if reclaimed_after is not None else time.monotonic() - since
 
 
-def kill_9_of_the_worker_mid_build(start_refinery: Any, settings: Any, tmp_path: Path) -> float:
+def kill_9_of_the_worker_mid_build(
+    start_refinery: Any,
+    settings: Any,
+    tmp_path: Path,
+    *,
+    podman_serving: Callable[[Path], tuple[str, str]] | None = None,
+) -> float:
     """kill -9 of the worker process in the middle of a build: the job is claimed again
-    within a minute and built exactly once, the lost lease on its trail, nothing left running."""
-    job = _slow_plan(settings, tmp_path, seconds=12)
-    start_refinery(cluster=True, env={"RUNNER": "local", "AUTO_BUILD": "true"})
+    within a minute and built exactly once, the lost lease on its trail, nothing left running.
+    With ``podman_serving`` (the ``serve_sdist`` fixture) the build runs in a podman
+    container, and that container is stopped too."""
+    job = _slow_plan(settings, tmp_path, seconds=12, serve_sdist=podman_serving)
+    runner = "local" if podman_serving is None else "podman"
+    start_refinery(cluster=True, env={"RUNNER": runner, "AUTO_BUILD": "true"})
     _wait_for(job, lambda j: j.status == "building", 120)
     assert job.status == "building", job.status
     owner = job.lease_owner
@@ -75,10 +96,23 @@ def kill_9_of_the_worker_mid_build(start_refinery: Any, settings: Any, tmp_path:
     reclaimed_after = _reclaimed_and_built_once(job, owner, time.monotonic())
     assert reclaimed_after < 60
     gone = BuildEvent.objects.filter(job=job, message__contains="is gone").get()
-    # The killed build's folders were removed before it went again.
+    # The killed build's folders were removed before it went again, its container too.
     assert "scratch folder(s) removed" in gone.message
+    if podman_serving is not None:
+        assert f"container {container_prefix(job.pk)}" in gone.message
+        assert not _containers_of(job.pk)
     assert job.attempts == 2
     return reclaimed_after
+
+
+def _containers_of(job_id: int) -> list[str]:
+    listed = subprocess.run(
+        [settings_module.PODMAN_BIN, "ps", "-a", "--format", "{{.Names}}"],
+        env=podman_env(),
+        capture_output=True,
+        text=True,
+    )
+    return [name for name in listed.stdout.split() if name.startswith(container_prefix(job_id))]
 
 
 def kill_9_of_serve_and_a_restart(start_refinery: Any, settings: Any, tmp_path: Path) -> float:

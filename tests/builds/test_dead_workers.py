@@ -137,3 +137,15 @@ def test_kill_9_of_the_worker_mid_build_is_built_again_within_a_minute_exactly_o
 ):
     reclaimed_after = kill_9_of_the_worker_mid_build(start_refinery, settings, tmp_path)
     print(f"kill -9 drill: claimed again {reclaimed_after:.1f} s after the kill")  # the figure
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.podman
+def test_kill_9_of_the_worker_mid_podman_build_stops_its_container_and_builds_once(
+    amd64_image, serve_sdist, start_refinery, settings, tmp_path
+):
+    reclaimed_after = kill_9_of_the_worker_mid_build(
+        start_refinery, settings, tmp_path, podman_serving=serve_sdist
+    )
+    print(f"kill -9 drill (podman): claimed again {reclaimed_after:.1f} s after the kill")

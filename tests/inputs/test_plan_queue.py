@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -13,6 +16,7 @@ from django.utils import timezone
 from inputs import plan_queue
 from inputs.models import PendingInput
 from refinery.lib.priority import Priority
+from refinery.lib.worker_ids import this_host
 from tests.factories import PendingInputFactory
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +129,26 @@ def test_a_vanished_planner_loses_the_input_to_the_queue_until_attempts_run_out(
     pending.refresh_from_db()
     assert pending.status == Status.FAILED
     assert "no attempts left (2)" in pending.error
+
+
+def test_an_input_a_dead_local_planner_held_is_planned_again_at_once_not_after_its_lease():
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    dead, alive = f"q2:{this_host()}:{exited.pid}", f"q2:{this_host()}:{os.getpid()}"
+    orphaned = plan_queue.enqueue_plan(PendingInputFactory())
+    plan_queue.pop_for_planning(dead, lease_seconds=600)
+    held = plan_queue.enqueue_plan(PendingInputFactory())
+    plan_queue.pop_for_planning(alive, lease_seconds=600)
+
+    assert plan_queue.reclaim_plans_from_dead_workers() == (1, 0)
+
+    orphaned.refresh_from_db()
+    held.refresh_from_db()
+    assert (orphaned.status, orphaned.lease_owner) == (Status.PLANNING, "")
+    assert orphaned.error == f"plan worker {dead} is gone (its process exited)"
+    assert held.lease_owner == alive  # a live planner keeps its input
+    (again,) = plan_queue.pop_for_planning("planner-b")
+    assert again.pk == orphaned.pk
 
 
 def test_a_released_input_goes_back_to_the_queue_with_its_attempt_refunded():
