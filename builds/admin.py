@@ -25,6 +25,7 @@ from builds.wheel_upload import WheelUploadError, upload_wheel
 from plans.admin import PlanAdmin
 from plans.models import Plan
 from refinery.lib.cli import format_age
+from refinery.lib.numbers import natural_number
 from refinery.lib.state_machine import IllegalTransition
 
 # Fields only workers and services write; an operator edits them through actions.
@@ -137,7 +138,11 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        job = BuildJob.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        job = (
+            BuildJob.objects.filter(pk=object_id).first()
+            if natural_number(object_id) is not None
+            else None
+        )
         context = {**(extra_context or {})}
         if job is not None:
             context["viewer"] = log_viewer_context(job)

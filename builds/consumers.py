@@ -30,6 +30,7 @@ from builds import live
 from builds.log_reader import LineBatch, lines_since
 from builds.models import BuildJob
 from plans.models import Plan
+from refinery.lib.numbers import natural_number
 
 # How often a consumer reads the database for news: quickly when no channel layer carries
 # it, as a safety net when one does.
@@ -84,13 +85,13 @@ class BuildLogConsumer(_LiveConsumer):
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         since = query.get("since", ["0"])[0]
-        if not since.isdigit():
+        if natural_number(since) is None:
             await self.close(code=4400)
             return
         if await database_sync_to_async(_job_state)(self.job_id) is None:
             await self.close(code=GONE)
             return
-        self.cursor = int(since)
+        self.cursor = natural_number(since) or 0
         self.lock = asyncio.Lock()
         self.wake = asyncio.Event()
         self.finished = False

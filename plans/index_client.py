@@ -21,7 +21,6 @@ import io
 import json
 import logging
 import os
-import random
 import ssl
 import threading
 import time
@@ -44,6 +43,7 @@ from plans.project_pages import (
     group_page_json,
     with_fetched_at,
 )
+from refinery.lib.backoff import retry_delay
 
 if TYPE_CHECKING:
     import urllib3
@@ -229,7 +229,7 @@ class IndexClient:
             else:
                 if response.status not in _RETRY_STATUSES or attempt == self.retries:
                     return response
-            time.sleep(0.5 * 2**attempt + random.uniform(0, 0.25))
+            _pause_before_retry(attempt)
         raise AssertionError("unreachable")
 
     def get_range(self, url: str, start: int, end: int) -> bytes:
@@ -408,7 +408,7 @@ class IndexClient:
                 response = self._http.request("GET", dist.url, preload_content=False)
                 try:
                     if response.status != 200:
-                        raise IndexFetchError(f"{dist.url}: HTTP {response.status}")
+                        raise _BadStatus(response.status)
                     with partial.open("wb") as out:
                         for chunk in response.stream(1 << 16):
                             digest.update(chunk)
@@ -416,11 +416,15 @@ class IndexClient:
                 finally:
                     response.release_conn()
                 break
-            except urllib3.exceptions.HTTPError as exc:
-                if attempt == self.retries:
+            except (urllib3.exceptions.HTTPError, _BadStatus) as exc:
+                # A 5xx or 429 is worth another try, as a reset connection is; a 404 is not.
+                final = isinstance(exc, _BadStatus) and exc.status not in _RETRY_STATUSES
+                if final or attempt == self.retries:
                     partial.unlink(missing_ok=True)
-                    raise IndexFetchError(f"{dist.url}: {_reason(exc)}") from exc
-                time.sleep(0.5 * 2**attempt)
+                    said = f"HTTP {exc.status}" if isinstance(exc, _BadStatus) else _reason(exc)
+                    tries = "" if final else f" after {attempt + 1} tries"
+                    raise IndexFetchError(f"{dist.url}: {said}{tries}") from exc
+                _pause_before_retry(attempt)
         if digest.hexdigest() != dist.sha256:
             partial.unlink(missing_ok=True)
             raise HashMismatch(
@@ -429,6 +433,18 @@ class IndexClient:
             )
         partial.replace(path)
         return path
+
+
+class _BadStatus(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def _pause_before_retry(attempt: int) -> None:
+    """The one backoff of every index request: after try ``attempt`` (0-based), 0.5 s
+    doubling, with equal jitter (refinery.lib.backoff)."""
+    time.sleep(retry_delay(attempt + 1, base_seconds=0.5, max_seconds=8).total_seconds())
 
 
 def _complete(future: Future[Any], function: Callable[..., Any], *args: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -248,13 +248,13 @@ def _dist_file(
     )
 
 
-@cache
+@lru_cache(maxsize=65536)  # bounded: a long-lived worker meets versions without end
 def parse_version(text: str) -> Version:
     """Versions repeat across files and projects; parse each string once."""
     return Version(text)
 
 
-@cache
+@lru_cache(maxsize=65536)  # bounded: a long-lived worker meets versions without end
 def _parse_version_or_none(text: str) -> Version | None:
     try:
         return parse_version(text)

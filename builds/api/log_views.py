@@ -24,6 +24,7 @@ from builds.models import BuildJob, LogChunk
 from refinery.lib.api_auth import IsReader
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
+from refinery.lib.query_params import integer_param
 
 _MAX_SEARCH = 200
 _SEARCH_BATCH = 10
@@ -37,12 +38,9 @@ def _bad(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
 
 def _int_param(request: Request, name: str) -> int | None:
     """An optional non-negative integer query parameter; ValueError names it when bad."""
-    raw = request.query_params.get(name)
-    if raw is None:
+    if name not in request.query_params:
         return None
-    if not raw.isdigit() or int(raw) > 2**62:
-        raise ValueError(f"{name}: {raw!r} is not a non-negative integer")
-    return int(raw)
+    return integer_param(request.query_params, name, default=0)
 
 
 def _job_for(name: str, version: str, job_id: int | None) -> BuildJob | None:

@@ -34,6 +34,7 @@ from refinery.lib import log_context
 from refinery.lib.api_auth import IsWorkerOrOperator, lease_owner
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_schema import ErrorSerializer
+from refinery.lib.query_params import QueryParamError, integer_param
 from refinery.lib.state_machine import IllegalTransition
 
 MAX_POP = 100
@@ -108,9 +109,12 @@ class BuildQueuePopView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        raw = request.query_params.get("max", "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_POP:
-            return _error(f"max: {raw!r} is not an integer from 1 to {MAX_POP}")
+        try:
+            max_n = integer_param(
+                request.query_params, "max", default=1, minimum=1, maximum=MAX_POP
+            )
+        except QueryParamError as exc:
+            return _error(str(exc))
         try:
             worker = lease_owner(request, request.query_params.get("worker", ""))
         except ValueError as exc:
@@ -119,7 +123,7 @@ class BuildQueuePopView(APIView):
         unknown = sorted(set(arches or []) - _KNOWN_ARCHES)
         if unknown:
             return _error(f"arch: {unknown[0]!r} is not one of {', '.join(sorted(_KNOWN_ARCHES))}")
-        jobs: list[ClaimedJob] = LocalBuildQueue(arches=arches).claim(worker, int(raw))
+        jobs: list[ClaimedJob] = LocalBuildQueue(arches=arches).claim(worker, max_n)
         return Response(
             {
                 "jobs": [claim_to_json(job) for job in jobs],

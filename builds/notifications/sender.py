@@ -30,6 +30,7 @@ from builds.notifications import emails
 from builds.notifications.destinations import DestinationError, DestinationRefused, resolve
 from refinery.lib.backoff import retry_delay
 from refinery.lib.metrics import DELIVERIES
+from refinery.lib.numbers import natural_number
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ def _post(delivery: Delivery, at: datetime) -> Outcome:
 
 
 def _retry_after(value: str | None) -> float | None:
-    if value is None or not value.strip().isdigit():
+    if value is None or natural_number(value.strip()) is None:
         return None  # an HTTP date is rare from webhook receivers; the backoff applies
     return float(value.strip())
 

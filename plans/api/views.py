@@ -26,6 +26,7 @@ from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
+from refinery.lib.query_params import QueryParamError, integer_param
 
 MAX_POP = 100
 
@@ -55,17 +56,17 @@ class PendingInputPopView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        raw = request.query_params.get("max", "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_POP:
-            return Response(
-                {"error": f"max: {raw!r} is not an integer from 1 to {MAX_POP}"},
-                status=status.HTTP_400_BAD_REQUEST,
+        try:
+            max_n = integer_param(
+                request.query_params, "max", default=1, minimum=1, maximum=MAX_POP
             )
+        except QueryParamError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         try:
             worker = _worker_id(request)
         except ValueError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        popped = pop_for_planning(worker, int(raw))
+        popped = pop_for_planning(worker, max_n)
         items: list[dict[str, Any]] = []
         for pending in popped:
             plan_request = request_for(pending)

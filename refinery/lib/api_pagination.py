@@ -10,6 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
+from refinery.lib.query_params import QueryParamError, integer_param
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -19,15 +21,18 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     max_limit = MAX_LIMIT
 
     def get_limit(self, request: Request) -> int:
-        raw = request.query_params.get(self.limit_query_param)
-        if raw is None:
-            return DEFAULT_LIMIT
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            raise ValidationError({"limit": f"{raw!r} is not an integer from 1 to {MAX_LIMIT}"})
-        return int(raw)
+        return self._integer(request, self.limit_query_param, DEFAULT_LIMIT, 1, MAX_LIMIT)
 
     def get_offset(self, request: Request) -> int:
-        raw = request.query_params.get(self.offset_query_param, "0")
-        if not raw.isdigit() or int(raw) > 10**9:
-            raise ValidationError({"offset": f"{raw!r} is not a non-negative integer"})
-        return int(raw)
+        return self._integer(request, self.offset_query_param, 0, 0, None)
+
+    @staticmethod
+    def _integer(
+        request: Request, name: str, default: int, minimum: int, maximum: int | None
+    ) -> int:
+        try:
+            return integer_param(
+                request.query_params, name, default=default, minimum=minimum, maximum=maximum
+            )
+        except QueryParamError as exc:
+            raise ValidationError({name: str(exc).split(": ", 1)[1]}) from None

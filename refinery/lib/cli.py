@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from django.core.management.base import CommandError
 
+from refinery.lib.numbers import natural_number
+
 
 def parse_ids(values: Iterable[str], what: str) -> list[int]:
     """``["3", "7"]`` -> ``[3, 7]``; a ``CommandError`` naming the bad value otherwise."""
     ids = []
     for value in values:
-        if not value.isdigit() or int(value) < 1:
+        if natural_number(value) is None or int(value) < 1:
             raise CommandError(f"{value!r} is not a valid {what} id (a positive integer)")
         ids.append(int(value))
     return ids

@@ -99,6 +99,9 @@ def test_postgres_and_the_web_server_restarted_mid_flight_lose_and_repeat_nothin
         120,
         "a build to start",
     )
+    # Its plan made and its build queued behind the slow ones. (An input caught mid-plan by
+    # the outage is not drilled here: see the closing note.)
+    _wait(lambda: BuildJob.objects.filter(name="docopt").exists(), 120, "the upload to be planned")
 
     _pg_ctl("stop")
     try:
@@ -129,7 +132,11 @@ def test_postgres_and_the_web_server_restarted_mid_flight_lose_and_repeat_nothin
     def state() -> str:
         jobs = {job.name: (job.status, job.error) for job in BuildJob.objects.all()}
         upload = PendingInput.objects.get()
-        return f"(jobs: {jobs}; upload: {upload.status} {upload.error})"
+        return (
+            f"(jobs: {jobs}; upload: {upload.status} {upload.error!r}, leased to "
+            f"{upload.lease_owner!r} until {upload.lease_expires_at}, "
+            f"attempt {upload.plan_attempts})"
+        )
 
     _wait(all_done, 300, "every build and the upload to finish", state)
     print(f"restart drill: all done {time.monotonic() - restarted:.1f} s after the restarts")

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from refinery import runtime_settings
+from refinery.lib.numbers import natural_number
 from refinery.lib.worker_ids import local_worker_id
 
 
@@ -34,10 +35,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         max_jobs = options["max_jobs"]
-        if max_jobs is not None and (not str(max_jobs).isdigit() or int(max_jobs) < 1):
+        if max_jobs is not None and (natural_number(str(max_jobs)) is None or int(max_jobs) < 1):
             raise CommandError(f"--max {max_jobs!r} is not a positive integer")
         grace = options["grace"]
-        if not str(grace).isdigit():
+        if natural_number(str(grace)) is None:
             raise CommandError(f"--grace {grace!r} is not a number of seconds")
         stop = threading.Event()
 

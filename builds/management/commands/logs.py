@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.log_follow import LogCursor
 from builds.models import BuildJob
+from refinery.lib.numbers import natural_number
 
 
 class Command(BaseCommand):
@@ -23,9 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         job_id, attempt, poll = options["job"], options["attempt"], options["poll"]
-        if not str(job_id).isdigit():
+        if natural_number(str(job_id)) is None:
             raise CommandError(f"JOB_ID {job_id!r} is not a job number")
-        if attempt is not None and not str(attempt).isdigit():
+        if attempt is not None and natural_number(str(attempt)) is None:
             raise CommandError(f"--attempt {attempt!r} is not an attempt number")
         try:
             interval = float(poll)

@@ -27,6 +27,7 @@ from inputs.services import UploadError, read_requirements_path, upload_requirem
 from plans.planner import plan_input
 from refinery import runtime_settings
 from refinery.lib.cli import table
+from refinery.lib.numbers import natural_number
 from refinery.lib.progress import ProgressLine
 from refinery.lib.target_env import platform_arch
 from refinery.lib.worker_ids import local_worker_id
@@ -82,7 +83,7 @@ class Command(BaseCommand):
         path = Path(options["file"])
         target = self._target(options["target"])
         timeout = options["timeout"]
-        if not str(timeout).isdigit() or int(timeout) < 1:
+        if natural_number(str(timeout)) is None or int(timeout) < 1:
             raise CommandError(f"--timeout {timeout!r} is not a positive number of seconds")
         deadline = time.monotonic() + int(timeout)
         try:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from builds.models import Artifact
 from builds.reproduce import ReproduceError, reproduce
 from builds.runners.configured import runner_named
+from refinery.lib.numbers import natural_number
 
 
 class Command(BaseCommand):
@@ -47,7 +48,7 @@ class Command(BaseCommand):
     def _find(given: str) -> Artifact:
         found = (
             Artifact.objects.filter(pk=int(given)).first()
-            if given.isdigit()
+            if natural_number(given) is not None
             else Artifact.objects.filter(filename=given).first()
         )
         if found is None:

@@ -29,6 +29,7 @@ from builds.runners.podman import PodmanRunner
 from builds.worker import drain
 from plans.remote_planner import drain_plans
 from refinery.lib.api_client import ApiClient, ApiError, ServerUnavailable
+from refinery.lib.numbers import natural_number
 
 _KNOWN_ARCHES = sorted(set(MACHINE_TO_DEBIAN) | {platform.machine()})
 
@@ -76,7 +77,7 @@ class Command(BaseCommand):
         if not token:
             raise CommandError("no worker token: pass --token or set WORKER_TOKEN")
         for name in ("poll", "grace"):
-            if not str(options[name]).isdigit():
+            if natural_number(str(options[name])) is None:
                 raise CommandError(f"--{name} {options[name]!r} is not a number of seconds")
         worker_id = options["worker_id"] or f"run-worker:{socket.gethostname()}:{os.getpid()}"
         if not 1 <= len(worker_id) <= 200:

@@ -14,6 +14,7 @@ from plans.dag import PlanError
 from plans.index_client import IndexFetchError
 from plans.planner import PlanRequest, compute_plan, make_index_client
 from refinery.lib.cli import table
+from refinery.lib.numbers import natural_number
 from refinery.lib.overrides import merge_overrides
 from refinery.lib.progress import ProgressLine
 from refinery.lib.target_env import TargetEnvironment, TargetError
@@ -75,7 +76,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         max_deps = settings.MAX_DEPS
         if options["max_deps"] is not None:
-            if not str(options["max_deps"]).isdigit() or int(options["max_deps"]) < 1:
+            if natural_number(str(options["max_deps"])) is None or int(options["max_deps"]) < 1:
                 raise CommandError(f"--max-deps {options['max_deps']!r} is not a positive integer")
             max_deps = int(options["max_deps"])
         try:

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from refinery.lib.numbers import natural_number
 from refinery.lib.shutdown import announce_shutdown, clear_shutdown
 
 _GRACE_SECONDS = 30
@@ -38,7 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["port"]
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if natural_number(port) is None or not 0 < int(port) < 65536:
             raise CommandError(f"--port {port!r} is not a TCP port number")
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         commands = {"web": _web_server(options["server"], options["host"], port)}
