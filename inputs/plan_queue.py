@@ -247,9 +247,10 @@ def mark_planning_failed(
 
 @transaction.atomic
 def release_planning(
-    pending_id: int, worker_id: str, *, now: datetime | None = None
+    pending_id: int, worker_id: str, *, now: datetime | None = None, dispatch: bool = False
 ) -> PendingInput:
-    """Give an input back to the queue unplanned (worker shutdown); the attempt is refunded."""
+    """Give an input back to the queue unplanned (worker shutdown, a database outage); the
+    attempt is refunded. ``dispatch`` asks the local cluster to plan it again at once."""
     pending = _held(pending_id, worker_id)
     PendingInput.objects.filter(pk=pending.pk, lease_owner=worker_id).update(
         lease_owner="",
@@ -259,6 +260,8 @@ def release_planning(
         updated_at=_now(now),
     )
     pending.refresh_from_db()
+    if dispatch:
+        _dispatch_local_planning(pending.pk)
     return pending
 
 

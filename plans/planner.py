@@ -26,11 +26,13 @@ from inputs.plan_queue import (
     heartbeat_planning,
     mark_planned,
     mark_planning_failed,
+    release_planning,
 )
 from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient, IndexFetchError
 from plans.models import Plan, PlanInput, Target
 from refinery import runtime_settings
+from refinery.lib.db_outage import TRANSIENT, outlasting_outages
 from refinery.lib.metrics import PLAN_DURATION
 from refinery.lib.overrides import merge_overrides
 from refinery.lib.target_env import MarkerError, TargetEnvironment, TargetError
@@ -163,8 +165,13 @@ def plan_input(
     progress: Callable[[str], None] | None = None,
     auto_build: bool | None = None,
 ) -> Plan | None:
-    """Plan an input this worker holds the lease of; failures are recorded on the input."""
-    pending = get_input(pending_id)
+    """Plan an input this worker holds the lease of; failures are recorded on the input.
+
+    A database outage in the middle is neither the input's failure nor a reason to keep its
+    lease: the plan is saved once the database is back, or the input is handed back to the
+    queue (its attempt refunded) to be planned again at once."""
+    what = f"planning input {pending_id}"
+    pending = outlasting_outages(lambda: get_input(pending_id), what=what)
     last_beat = time.monotonic()
 
     def report(message: str) -> None:
@@ -172,8 +179,11 @@ def plan_input(
         if progress is not None:
             progress(message)
         if time.monotonic() - last_beat > _HEARTBEAT_EVERY_SEC:
-            heartbeat_planning(pending_id, worker_id)
             last_beat = time.monotonic()
+            try:
+                heartbeat_planning(pending_id, worker_id)
+            except TRANSIENT:  # the lease outlasts a missed beat; the next one renews it
+                logger.warning("%s: heartbeat skipped, the database is away", what)
 
     owned = client is None
     client = client or make_index_client()
@@ -181,20 +191,32 @@ def plan_input(
         dag, snapshot = compute_plan(request_for(pending), client, report)
     except (PlanError, IndexFetchError) as exc:
         logger.info("planning input %s failed: %s", pending_id, exc)
-        mark_planning_failed(pending_id, worker_id, str(exc))
+        cause = str(exc)
+        outlasting_outages(lambda: mark_planning_failed(pending_id, worker_id, cause), what=what)
         return None
     except PlanQueueError:
         raise  # the lease is gone: the input is not ours to fail
+    except TRANSIENT as exc:
+        logger.warning("%s: the database went away (%s); handing it back", what, exc)
+        outlasting_outages(
+            lambda: release_planning(pending_id, worker_id, dispatch=True), what=what
+        )
+        return None
     except Exception as exc:
         # Not a plan the input can have: say so now, rather than let the lease lapse
         # attempt after attempt with no cause recorded.
         logger.exception("planning input %s crashed", pending_id)
-        mark_planning_failed(pending_id, worker_id, f"planning failed: {type(exc).__name__}: {exc}")
+        reason = f"planning failed: {type(exc).__name__}: {exc}"
+        outlasting_outages(lambda: mark_planning_failed(pending_id, worker_id, reason), what=what)
         return None
     finally:
         if owned:
             client.close()
-    return save_plan(pending_id, worker_id, dag=dag, snapshot=snapshot, auto_build=auto_build)
+    plan: Plan = outlasting_outages(
+        lambda: save_plan(pending_id, worker_id, dag=dag, snapshot=snapshot, auto_build=auto_build),
+        what=what,
+    )
+    return plan
 
 
 @transaction.atomic

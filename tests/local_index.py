@@ -71,3 +71,50 @@ def local_index(wheels: list[Path]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class GatedIndex:
+    """PyPI's project pages through a gate on loopback: a planner asking for one is held
+    until the test opens the gate, so a test can act while a plan is in flight."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.gate = threading.Event()
+
+
+@contextmanager
+def gated_pypi() -> Iterator[tuple[str, GatedIndex]]:
+    """Yields ``(simple URL, gates)``: pages come from PyPI's PEP 691 JSON once ``gate`` is
+    set; ``asked`` is set by the first request. Files stay on PyPI's own file host."""
+    import httpx
+
+    gates = GatedIndex()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            gates.asked.set()
+            gates.gate.wait(timeout=600)
+            upstream = httpx.get(
+                f"https://pypi.org{self.path}",
+                headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+                follow_redirects=True,
+                timeout=60,
+            )
+            self.send_response(upstream.status_code)
+            self.send_header("Content-Type", upstream.headers.get("content-type", "text/plain"))
+            self.send_header("Content-Length", str(len(upstream.content)))
+            self.end_headers()
+            self.wfile.write(upstream.content)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/", gates
+    finally:
+        gates.gate.set()
+        server.shutdown()
+        server.server_close()
