@@ -1,17 +1,30 @@
-"""Strict parsing of an uploaded requirements file.
+"""Strict parsing of an uploaded requirements file, reading it as pip reads it.
 
-Accepted: PEP 508 requirements (extras, version specifiers, environment markers),
+Accepted, with pip's meaning (``inputs.requirements_text`` for decoding, lines and
+comments; tests/inputs/test_requirements_parity_with_pip.py holds the two parsers to the
+same corpus): PEP 508 requirements (extras, version specifiers, environment markers),
 comments, blank lines, backslash continuations, per-requirement ``--hash=sha256:…``
 options, and pip's ``--no-binary`` / ``--only-binary`` lines (``inputs.format_control``).
-Everything that would make a build fetch from somewhere else or read other files is
-refused with the line number: URL, VCS, editable and local-path requirements, ``-r``/``-c``
-includes and index/find-links/trusted-host options. Markers are evaluated for the upload's
-target, not for this host.
+
+Refused with the line number, deliberately, where pip would accept:
+- whatever would make a build fetch from somewhere else or read other files: URL, VCS,
+  editable and local-path requirements, ``-r``/``-c`` includes, index, find-links and
+  trusted-host options;
+- other options (``--pre``, ``--config-settings``, …): they would change a build in ways
+  the plan does not record;
+- hashes other than sha256, and ``--hash`` on a requirement not pinned with ``==``;
+- ``${NAME}``: the server's environment is not the uploader's;
+- bytes that are neither UTF-8 nor in an encoding the file names (pip guesses the locale);
+- two lines that pin one package to versions that cannot both hold (pip's resolver would
+  fail later, with less to go on);
+- a file that names no requirement.
+Markers are evaluated for the upload's target, not for this host.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +32,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from inputs.format_control import FormatControl, FormatControlError
+from inputs.requirements_error import RequirementsError
+from inputs.requirements_text import decode, logical_lines, split_options, strip_comment
 from refinery.lib.target_env import MarkerError, TargetEnvironment
 
 _HASH = re.compile(r"sha256:([0-9a-fA-F]{64})")
+__all__ = ["ParsedFile", "ParsedRequirement", "RequirementsError", "parse_requirements"]
+
+_ENV_VARIABLE = re.compile(r"\$\{[A-Z0-9_]+\}")  # what pip would expand
 _VCS = re.compile(r"^(git|hg|svn|bzr)\+", re.IGNORECASE)
 _OPTION_REASONS = {
     ("-r", "--requirement"): "includes (-r) are not allowed; upload one self-contained file",
@@ -48,15 +66,6 @@ MAX_VERSION_CHARS = 100
 MAX_SPEC_CHARS = 4096
 
 
-class RequirementsError(ValueError):
-    """A rejected file; ``line`` is 1-based, or None for whole-file problems."""
-
-    def __init__(self, reason: str, line: int | None = None) -> None:
-        self.line = line
-        self.reason = reason
-        super().__init__(f"line {line}: {reason}" if line is not None else reason)
-
-
 @dataclass(frozen=True)
 class ParsedRequirement:
     line: int
@@ -81,58 +90,6 @@ class ParsedFile:
 _FORMAT_OPTIONS = ("--no-binary", "--only-binary")
 
 
-def _decode(content: bytes) -> str:
-    if b"\x00" in content:
-        line = content[: content.index(b"\x00")].count(b"\n") + 1
-        raise RequirementsError(
-            "binary content (a NUL byte); upload a text requirements file", line
-        )
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        raise RequirementsError(f"not UTF-8 (byte 0x{content[exc.start]:02x})", line) from None
-
-
-def _strip_comment(line: str) -> str:
-    """``line`` without its comment: from the first ``#`` that starts the line or follows
-    whitespace, as pip's ``(^|\\s+)#.*$`` does, but in one pass. (That regex backtracks over
-    every run of spaces: a 30,000-space line took 37 s, holding the GIL all along.)"""
-    start = line.find("#")
-    while start > 0 and not line[start - 1].isspace():
-        start = line.find("#", start + 1)
-    return line if start < 0 else line[:start]
-
-
-def _is_comment(line: str) -> bool:
-    return line.lstrip().startswith("#")
-
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """pip's line handling: lines as ``str.splitlines`` splits them (``\\r``, form feeds and
-    other separators count, as they do for pip), backslash continuations joined (never on a
-    comment line), each logical line numbered by its first physical line."""
-    joined: list[tuple[int, str]] = []
-    start: int | None = None
-    parts: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.endswith("\\") and not _is_comment(line):
-            if start is None:
-                start = number
-            parts.append(line.strip("\\"))
-            continue
-        if _is_comment(line):
-            line = " " + line  # still a comment once joined to what came before
-        if start is not None:
-            joined.append((start, "".join([*parts, line])))
-            start, parts = None, []
-        else:
-            joined.append((number, line))
-    if start is not None:
-        joined.append((start, "".join(parts)))
-    return joined
-
-
 def _option_error(token: str) -> str | None:
     name = token.split("=", 1)[0]
     for names, reason in _OPTION_REASONS.items():
@@ -153,19 +110,31 @@ def _format_option(number: int, line: str, formats: FormatControl) -> None:
         raise RequirementsError(str(exc), number) from None
 
 
+def _option_line(number: int, line: str, formats: FormatControl) -> None:
+    """A line of options: only the format options are allowed."""
+    first = line.split("=", 1)[0].split()[0]
+    if first in _FORMAT_OPTIONS:
+        _format_option(number, line, formats)
+        return
+    reason = _option_error(first)
+    raise RequirementsError(reason or f"option {first!r} is not allowed", number)
+
+
 def _parse_line(number: int, line: str, formats: FormatControl) -> ParsedRequirement | None:
-    line = _strip_comment(line).strip()
+    line = strip_comment(line).strip()
     if not line:
         return None
-    first = line.split("=", 1)[0].split()
-    if first and first[0] in _FORMAT_OPTIONS:
-        _format_option(number, line, formats)
+    variable = _ENV_VARIABLE.search(line)
+    if variable is not None:
+        raise RequirementsError(
+            f"{variable.group(0)} is not expanded: the server's environment is not yours; "
+            "write the value itself",
+            number,
+        )
+    spec, options = split_options(line)
+    if not spec:
+        _option_line(number, options, formats)
         return None
-    if line.startswith("-"):
-        reason = _option_error(line.split()[0])
-        raise RequirementsError(reason or f"option {line.split()[0]!r} is not allowed", number)
-    spec, _, options = line.partition(" --")
-    options = ("--" + options) if options else ""
     spec = spec.strip()
     if len(spec) > MAX_SPEC_CHARS:
         raise RequirementsError(
@@ -211,28 +180,40 @@ def _check_lengths(number: int, requirement: Requirement) -> None:
             )
 
 
+def _option_tokens(number: int, options: str) -> list[str]:
+    """The options after a requirement, split as pip splits them (shell quoting)."""
+    try:
+        return shlex.split(options)
+    except ValueError:
+        raise RequirementsError(
+            f"cannot split the options {options!r} (a quote left open?)", number
+        ) from None
+
+
 def _parse_hashes(number: int, options: str, requirement: Requirement) -> tuple[str, ...]:
     hashes: list[str] = []
-    tokens = options.replace("=", " ").split()
+    tokens = _option_tokens(number, options)
     index = 0
     while index < len(tokens):
         token = tokens[index]
-        if token != "--hash":
+        if token.startswith("--hash="):
+            value, index = token.removeprefix("--hash="), index + 1
+        elif token == "--hash" and index + 1 < len(tokens):
+            value, index = tokens[index + 1], index + 2
+        elif token == "--hash":
+            raise RequirementsError("--hash needs a value such as sha256:<64 hex digits>", number)
+        else:
             reason = _option_error(token)
             raise RequirementsError(
                 reason or f"option {token!r} is not allowed after a requirement", number
             )
-        if index + 1 >= len(tokens):
-            raise RequirementsError("--hash needs a value such as sha256:<64 hex digits>", number)
-        match = _HASH.fullmatch(tokens[index + 1])
+        match = _HASH.fullmatch(value)
         if match is None:
             raise RequirementsError(
-                f"--hash {tokens[index + 1]!r} is not sha256:<64 hex digits> "
-                "(only sha256 is supported)",
+                f"--hash {value!r} is not sha256:<64 hex digits> (only sha256 is supported)",
                 number,
             )
         hashes.append(match.group(1).lower())
-        index += 2
     if hashes and not any(s.operator in ("==", "===") for s in requirement.specifier):
         raise RequirementsError("--hash needs the requirement pinned with ==", number)
     return tuple(hashes)
@@ -248,14 +229,14 @@ def parse_requirements(
     """Parse and validate; raises ``RequirementsError`` naming the line and the reason."""
     if len(content) > max_bytes:
         raise RequirementsError(f"the file is {len(content)} bytes, over the limit of {max_bytes}")
-    text = _decode(content)
+    text = decode(content)
     physical = len(text.splitlines())
     if physical > max_lines:
         raise RequirementsError(f"the file has {physical} lines, over the limit of {max_lines}")
     file_formats = FormatControl()
     parsed = [
         p
-        for n, line in _logical_lines(text)
+        for n, line in logical_lines(text)
         if (p := _parse_line(n, line, file_formats)) is not None
     ]
     if not parsed:
@@ -271,25 +252,38 @@ def _applies(item: ParsedRequirement, target: TargetEnvironment) -> bool:
         raise RequirementsError(str(exc), item.line) from None
 
 
+def _exact_pin(requirement: Requirement) -> str | None:
+    """The one version ``==`` (without a wildcard) or ``===`` allows, if any."""
+    for specifier in requirement.specifier:
+        if specifier.operator == "===" or (
+            specifier.operator == "==" and not specifier.version.endswith(".*")
+        ):
+            return specifier.version
+    return None
+
+
+def _excludes(pinned: ParsedRequirement, other: ParsedRequirement) -> bool:
+    """``pinned`` names one version and ``other``'s specifiers rule it out: as versions,
+    so ``==1.0`` and ``==1.0.0`` agree and ``==1.*`` admits ``==1.2``."""
+    version = _exact_pin(pinned.requirement)
+    if version is None:
+        return False
+    return not other.requirement.specifier.contains(version, prereleases=True)
+
+
 def _check_conflicting_pins(parsed: list[ParsedRequirement], target: TargetEnvironment) -> None:
-    """Two lines that both apply to the target and pin one package to different versions."""
-    pins: dict[str, ParsedRequirement] = {}
+    """Two lines that both apply to the target, one pinning a package to a version the
+    other rules out."""
+    seen: dict[str, list[ParsedRequirement]] = {}
     for item in parsed:
         if not _applies(item, target):
             continue
-        exact = [s.version for s in item.requirement.specifier if s.operator in ("==", "===")]
-        if not exact:
-            continue
-        name = canonicalize_name(item.requirement.name)
-        earlier = pins.get(name)
-        if earlier is not None:
-            earlier_exact = [
-                s.version for s in earlier.requirement.specifier if s.operator in ("==", "===")
-            ]
-            if earlier_exact != exact:
+        earlier_lines = seen.setdefault(canonicalize_name(item.requirement.name), [])
+        for earlier in earlier_lines:
+            if _excludes(item, earlier) or _excludes(earlier, item):
                 raise RequirementsError(
                     f"{item.requirement} conflicts with {earlier.requirement} "
                     f"on line {earlier.line}",
                     item.line,
                 )
-        pins.setdefault(name, item)
+        earlier_lines.append(item)
