@@ -42,10 +42,10 @@ def _ours(file: Path, platform: str, cache: Path, mode: str) -> int:
     sys.path.insert(0, str(ROOT))
     from packaging.requirements import Requirement
 
+    from inputs.target_env import TargetEnvironment
     from plans.dag import build_plan_dag
     from plans.index_client import IndexClient
     from plans.resolver import resolve
-    from refinery.lib.target_env import TargetEnvironment
 
     env = TargetEnvironment(PYTHON_FULL, platform)
     requirements = []

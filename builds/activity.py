@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from builds.images import DEBIAN_TO_MACHINE
 from builds.models import BuilderImage, BuildEvent, BuildJob
+from inputs.target_env import platform_arch
 from plans.models import Target
-from refinery.lib.target_env import platform_arch
 
 Status = BuildJob.Status
 FAILED = (Status.FAILED, Status.SYSTEM_RECIPE_FAILED)

@@ -35,8 +35,8 @@ from packaging.utils import (
 from builds.index import publishing
 from builds.log_sink import LogSink
 from builds.models import Artifact, BuildJob
+from inputs.target_env import TargetEnvironment, platform_arch
 from plans.models import Target
-from refinery.lib.target_env import TargetEnvironment, platform_arch
 
 
 class ArtifactError(Exception):

@@ -6,8 +6,8 @@ from django import forms
 
 from builds.index.catalog import index_targets
 from hints.recipes import validate_recipes
+from inputs.priority import Priority
 from plans.models import Plan
-from refinery.lib.priority import Priority
 
 
 def _target_choices() -> list[tuple[str, str]]:
@@ -19,10 +19,6 @@ class WheelUploadForm(forms.Form):
     target = forms.ChoiceField(
         choices=_target_choices, help_text="The index it is published for; it must install there"
     )
-
-
-class YankForm(forms.Form):
-    reason = forms.CharField(max_length=500, required=False)
 
 
 class RecipesForm(forms.Form):

@@ -25,8 +25,8 @@ from builds.images import (
 )
 from builds.models import BuilderImage
 from builds.repairs import index_path
+from inputs.target_env import platform_arch
 from plans.models import Target
-from refinery.lib.target_env import platform_arch
 
 Check = tuple[str, bool, str]  # (what, ok, detail or the command that fixes it)
 

@@ -128,9 +128,3 @@ def lines_since(job_id: int, since: int, max_lines: int = 2000) -> list[LineBatc
         if count >= max_lines:
             break
     return batches
-
-
-def log_length(job_id: int) -> int:
-    """How many lines the job's log holds (the next line's number)."""
-    last = LogChunk.objects.filter(job_id=job_id).order_by("-first_line").first()
-    return 0 if last is None else last.first_line + last.lines

@@ -9,9 +9,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from builds.failure_reasons import FailureReason
 from hints.recipes import validate_recipes
+from inputs.priority import Priority
 from plans.models import Plan, Target
-from refinery.lib.priority import Priority
 from refinery.lib.state_machine import Transitions, transition
 
 
@@ -58,19 +59,7 @@ class BuildJob(models.Model):
         SYSTEM_RECIPE_FAILED = "system_recipe_failed"
         CANCELLED = "cancelled"
 
-    class FailureReason(models.TextChoices):
-        NONE = "", "-"
-        BUILD_ERROR = "build_error"
-        TIMEOUT = "timeout"
-        MISSING_BUILD_DEPENDENCY = "missing_build_dependency"
-        INFRASTRUCTURE = "infrastructure"
-        LEASE_EXPIRED = "lease_expired"
-        DEPENDENCY_FAILED = "dependency_failed"
-        KNOWN_FAILURE = "known_failure"
-        SYSTEM_RECIPE = "system_recipe"
-        CANCELLED = "cancelled"
-        NO_REPAIR_FOUND = "no_repair_found"
-        TARGET_TOO_OLD = "target_too_old"
+    FailureReason = FailureReason
 
     S = Status
     # Where a job holding a lease may go, whether or not its container has started.

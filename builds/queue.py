@@ -25,12 +25,12 @@ from builds import job_metrics, live
 from builds.models import BuildDependency, BuildEvent, BuildJob, default_max_attempts
 from builds.notifications import input_outcomes, job_events
 from builds.notifications.regressions import earlier_success
-from builds.worker_liveness import dead_local_workers
+from inputs.priority import Priority
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
-from refinery.lib.priority import Priority
 from refinery.lib.state_machine import IllegalTransition
+from refinery.lib.worker_liveness import dead_local_workers
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typing import Any
 from builds import queue as build_queue
 from builds.artifacts import FilenameTaken, file_sha256
 from builds.claims import ClaimFormatError, claim_from_json
+from builds.failure_reasons import FailureReason
 from builds.log_sink import BatchingSink
 from builds.worker import ClaimedJob
 from refinery.lib.api_client import ApiClient, ApiError, LeaseConflict, ServerUnavailable
@@ -98,7 +99,9 @@ class HttpBuildQueue:
                 # Not buildable as sent: fail it, or the lease would hold it until it expired.
                 logger.error("%s", exc)
                 if isinstance(item, dict) and isinstance(item.get("id"), int):
-                    self.fail(item["id"], worker_id, reason="build_error", error=str(exc))
+                    self.fail(
+                        item["id"], worker_id, reason=FailureReason.BUILD_ERROR, error=str(exc)
+                    )
         return jobs
 
     def heartbeat(self, job_id: int, worker_id: str) -> str:

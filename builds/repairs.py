@@ -33,9 +33,9 @@ from hints.patterns import LineSearch, PatternError, compile_pattern
 from hints.problems import TAIL_LINES
 from hints.recipes import combine, skip_reason
 from hints.repair import GIVE_UP, REPAIR, RUNNER_CANNOT, SKIP, JobFacts, count_hits, decide
+from inputs.target_env import platform_arch
 from refinery.lib.host_lock import host_lock
 from refinery.lib.metrics import REPAIR_ROUNDS
-from refinery.lib.target_env import platform_arch
 
 logger = logging.getLogger(__name__)
 

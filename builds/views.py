@@ -27,10 +27,10 @@ from builds.package_page import package_overview
 from builds.page_filters import BuildPageFilter
 from builds.plan_builds import enqueue_plan_builds
 from builds.wheel_upload import WheelUploadError, upload_wheel
+from inputs.target_env import platform_arch
 from plans.models import Plan
 from refinery.lib.api_errors import first_error
 from refinery.lib.state_machine import IllegalTransition
-from refinery.lib.target_env import platform_arch
 
 PAGE_SIZE = 50
 

@@ -36,7 +36,7 @@ from packaging.version import InvalidVersion, Version
 from builds.artifacts import ArtifactError, FilenameTaken, store_wheel
 from builds.index.catalog import IndexTarget, default_target
 from builds.models import Artifact, BuildJob
-from plans.models import Target
+from plans.targets import target_row
 
 _CHUNK = 1 << 20
 _TAG_PART = re.compile(r"[a-z0-9_]+")
@@ -91,12 +91,10 @@ def upload_wheel(
                 other.sha256,
             )
         name, version = inspect_wheel(path)
-        target_row, _ = Target.objects.get_or_create(
-            python_version=index_target.python_version, platform_tag=index_target.platform_tag
-        )
+        target_model = target_row(index_target.python_version, index_target.platform_tag)
         artifact = _store(
             path,
-            target=target_row,
+            target=target_model,
             origin=Artifact.Origin.UPLOADED,
             name=name,
             version=version,

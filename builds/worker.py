@@ -45,12 +45,12 @@ from builds.orphans import output_prefix
 from builds.runners.base import BuildSpec, Runner, RunResult
 from builds.wheel_upload import WheelUploadError, inspect_wheel
 from hints.recipes import validate_recipes
+from inputs.target_env import platform_arch
 from plans.models import Plan, Target
 from refinery.lib import log_context
 from refinery.lib.db_outage import TRANSIENT, outlasting_outages
 from refinery.lib.pins import version_problem
 from refinery.lib.state_machine import IllegalTransition
-from refinery.lib.target_env import platform_arch
 
 logger = logging.getLogger(__name__)
 
@@ -253,9 +253,9 @@ class LocalBuildQueue:
         options: dict[str, Any] = {}
         if reason == BuildJob.FailureReason.TARGET_TOO_OLD:  # no retry changes a C library
             options = {"retryable": False}
-        elif reason == "infrastructure":
+        elif reason == BuildJob.FailureReason.INFRASTRUCTURE:
             options = {"count_attempt": False}
-        elif reason == "system_recipe":
+        elif reason == BuildJob.FailureReason.SYSTEM_RECIPE:
             options = {"final_status": BuildJob.Status.SYSTEM_RECIPE_FAILED}
         job = outlasting_outages(
             lambda: build_queue.fail(job_id, worker_id, reason=reason, error=error, **options),
@@ -370,7 +370,9 @@ def build_one(
                 pins = queue.wheelhouse(job, output / "wheelhouse")
             except OSError as exc:  # storage trouble is ours, not the package's
                 sink.write(f"worker: could not gather the build environment's wheels: {exc}")
-                queue.fail(job.id, worker_id, reason="infrastructure", error=str(exc))
+                queue.fail(
+                    job.id, worker_id, reason=BuildJob.FailureReason.INFRASTRUCTURE, error=str(exc)
+                )
                 return f"job {job.id}: infrastructure ({exc})"
             spec = replace(job.spec, wheelhouse=output / "wheelhouse", constraints=tuple(pins))
             result: RunResult = runner.run(
@@ -380,7 +382,7 @@ def build_one(
                 cancelled=lambda: bool(beat.lost) or stop.is_set(),
             )
             beat.stopped.set()
-            if result.reason == "cancelled":
+            if result.reason == BuildJob.FailureReason.CANCELLED:
                 if beat.lost:
                     sink.write(f"worker: stopped, the job is now {beat.lost}")
                     return f"job {job.id}: stopped ({beat.lost})"
@@ -395,7 +397,7 @@ def build_one(
                     # hash): "download failed (…)" says more than "exit code 67", and it is
                     # nothing a repair of the package's build could fix.
                     error, repairable = f"{cause} ({error})", ""
-                elif reason == "build_error":
+                elif reason == BuildJob.FailureReason.BUILD_ERROR:
                     missing = missing_dependency(sink.lines)
                     if missing is not None:
                         reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
@@ -417,7 +419,11 @@ def build_one(
                 except ArtifactError as exc:
                     sink.write(f"worker: {exc}")
                     sink.close()
-                    reason = "target_too_old" if isinstance(exc, TargetTooOld) else "build_error"
+                    reason = (
+                        BuildJob.FailureReason.TARGET_TOO_OLD
+                        if isinstance(exc, TargetTooOld)
+                        else BuildJob.FailureReason.BUILD_ERROR
+                    )
                     queue.fail(job.id, worker_id, reason=reason, error=str(exc))
                     return f"job {job.id}: {reason} ({exc})"
             sink.close()  # the whole log is stored before the job is final
@@ -554,7 +560,12 @@ def _build_in_thread(
         # Give the job back as a failed attempt (retried with backoff) rather than leave it
         # leased until the lease runs out; if even that fails, the lease reaper recovers.
         try:
-            queue.fail(job.id, worker_id, reason="infrastructure", error=f"worker error: {exc}")
+            queue.fail(
+                job.id,
+                worker_id,
+                reason=BuildJob.FailureReason.INFRASTRUCTURE,
+                error=f"worker error: {exc}",
+            )
         except Exception:
             logger.warning("job %s: could not report the worker error", job.id, exc_info=True)
         return f"job {job.id}: worker error {exc}"

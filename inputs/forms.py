@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django import forms
 
+from inputs.priority import Priority
 from inputs.services import UploadResult, read_limited, upload_requirements
+from inputs.strategy import STRATEGIES
 from refinery import runtime_settings
-from refinery.lib.priority import Priority
 
 
 class RequirementsUploadForm(forms.Form):
@@ -19,7 +20,7 @@ class RequirementsUploadForm(forms.Form):
         choices=[(p.value, p.label) for p in Priority], initial=Priority.NORMAL
     )
     strategy = forms.ChoiceField(
-        choices=[("", "default (UPGRADE_STRATEGY)"), ("pinned", "pinned"), ("eager", "eager")],
+        choices=[("", "default (UPGRADE_STRATEGY)"), *((s, s) for s in STRATEGIES)],
         required=False,
     )
     no_binary = forms.CharField(

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from django.db import models, transaction
 from django.db.models import Q
 
-from refinery.lib.priority import Priority
+from inputs.priority import Priority
 from refinery.lib.signals import input_status_changed
 from refinery.lib.state_machine import Transitions, transition
 

@@ -19,17 +19,16 @@ from django.db.models import Avg, Count, F, Min, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from builds.worker_liveness import dead_local_workers
 from inputs.models import PendingInput
+from inputs.strategy import STRATEGIES
 from refinery.lib.db import supports_skip_locked
 from refinery.lib.queue_stats import QueueStats
 from refinery.lib.state_machine import IllegalTransition
+from refinery.lib.worker_liveness import dead_local_workers
 
 logger = logging.getLogger(__name__)
 
 Status = PendingInput.Status
-# How a plan picks versions: the input's pins where they satisfy it, or the newest.
-STRATEGIES = ("pinned", "eager")
 REPLANNABLE = (Status.PLANNED, Status.QUEUED, Status.BUILD_QUEUED, Status.FAILED)
 
 

@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 from inputs.format_control import FormatControl, FormatControlError
 from inputs.requirements_error import RequirementsError
 from inputs.requirements_text import decode, logical_lines, split_options, strip_comment
-from refinery.lib.target_env import MarkerError, TargetEnvironment
+from inputs.target_env import MarkerError, TargetEnvironment
 
 _HASH = re.compile(r"sha256:([0-9a-fA-F]{64})")
 __all__ = ["ParsedFile", "ParsedRequirement", "RequirementsError", "parse_requirements"]

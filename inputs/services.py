@@ -15,12 +15,13 @@ from django.db import IntegrityError, transaction
 
 from inputs.format_control import FormatControl, FormatControlError
 from inputs.models import PendingInput
-from inputs.plan_queue import REPLANNABLE, STRATEGIES, enqueue_plan, replan
+from inputs.overrides import normalize_overrides
+from inputs.plan_queue import REPLANNABLE, enqueue_plan, replan
+from inputs.priority import Priority
 from inputs.requirements import ParsedFile, RequirementsError, parse_requirements
+from inputs.strategy import STRATEGIES
+from inputs.target_env import TargetEnvironment, TargetError
 from refinery import runtime_settings
-from refinery.lib.overrides import normalize_overrides
-from refinery.lib.priority import Priority
-from refinery.lib.target_env import TargetEnvironment, TargetError
 
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._+-]")
 

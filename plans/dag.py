@@ -20,6 +20,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from inputs.format_control import FormatControl
+from inputs.overrides import normalize_overrides
+from inputs.target_env import MarkerError, TargetEnvironment
 from plans.index_client import IndexClient
 from plans.metadata import MetadataError, sdist_build_requires
 from plans.project_pages import parse_version
@@ -31,8 +33,6 @@ from plans.resolver import (
     ResolverCache,
     resolve,
 )
-from refinery.lib.overrides import normalize_overrides
-from refinery.lib.target_env import MarkerError, TargetEnvironment
 
 
 class PlanError(Exception):
@@ -249,7 +249,7 @@ def _check_build_cycles(needs_before: dict[str, set[str]]) -> None:
 
 
 def parse_overrides(data: object) -> Overrides:
-    """Validated overrides JSON (see ``refinery.lib.overrides``) -> ``Overrides``."""
+    """Validated overrides JSON (see ``inputs.overrides``) -> ``Overrides``."""
     try:
         normalized = normalize_overrides(data)
     except ValueError as exc:

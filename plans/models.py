@@ -8,7 +8,8 @@ from django.db import models
 from django.db.models import Q
 
 from inputs.models import PendingInput
-from refinery.lib.priority import Priority
+from inputs.priority import Priority
+from inputs.strategy import STRATEGY_CHOICES, Strategy
 from refinery.lib.state_machine import Transitions, transition
 
 
@@ -57,9 +58,7 @@ class Plan(models.Model):
     - build_queued -> queued    the remaining nodes were enqueued
     """
 
-    class Strategy(models.TextChoices):
-        PINNED = "pinned"
-        EAGER = "eager"
+    Strategy = Strategy
 
     class Status(models.TextChoices):
         PLANNED = "planned"
@@ -73,7 +72,7 @@ class Plan(models.Model):
     }
 
     target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="plans")
-    strategy = models.CharField(max_length=16, choices=Strategy.choices)
+    strategy = models.CharField(max_length=16, choices=STRATEGY_CHOICES)
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     snapshot = models.JSONField(default=dict, blank=True)
     dag = models.JSONField(default=dict, blank=True)

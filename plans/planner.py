@@ -20,6 +20,7 @@ from packaging.version import Version
 
 from inputs.format_control import FormatControl
 from inputs.models import PendingInput
+from inputs.overrides import merge_overrides
 from inputs.plan_queue import (
     PlanQueueError,
     get_input,
@@ -28,14 +29,14 @@ from inputs.plan_queue import (
     mark_planning_failed,
     release_planning,
 )
+from inputs.target_env import MarkerError, TargetEnvironment, TargetError
 from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient, IndexFetchError
-from plans.models import Plan, PlanInput, Target
+from plans.models import Plan, PlanInput
+from plans.targets import target_row
 from refinery import runtime_settings
 from refinery.lib.db_outage import TRANSIENT, outlasting_outages
 from refinery.lib.metrics import PLAN_DURATION
-from refinery.lib.overrides import merge_overrides
-from refinery.lib.target_env import MarkerError, TargetEnvironment, TargetError
 
 logger = logging.getLogger(__name__)
 _HEARTBEAT_EVERY_SEC = 30
@@ -238,10 +239,7 @@ def save_plan(
             f"pending input {pending_id} is {pending.status} and leased to "
             f"{pending.lease_owner or 'nobody'}, not {worker_id}"
         )
-    major_minor = ".".join(pending.python_version.split(".")[:2])
-    target, _ = Target.objects.get_or_create(
-        python_version=major_minor, platform_tag=pending.platform_tag
-    )
+    target = target_row(pending.python_version, pending.platform_tag)
     strategy = snapshot.get("strategy") or runtime_settings.value("upgrade_strategy")
     plan = Plan.objects.create(
         target=target, strategy=strategy, priority=pending.priority, snapshot=snapshot, dag=dag

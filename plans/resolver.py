@@ -24,9 +24,9 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from resolvelib.structs import RequirementInformation
 
 from inputs.format_control import FormatControl
+from inputs.target_env import MarkerError, TargetEnvironment
 from plans.index_client import DistFile, IndexClient, ProjectPage
 from plans.metadata import CoreMetadata, MetadataError, dependencies_of
-from refinery.lib.target_env import MarkerError, TargetEnvironment
 
 MAX_ROUNDS = 20_000
 # How far ahead of the resolver dependencies are fetched (see PlanProvider.speculate).

@@ -22,7 +22,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from refinery.lib.target_env import TargetEnvironment, TargetError
+from inputs.strategy import STRATEGIES
+from inputs.target_env import TargetEnvironment, TargetError
 from refinery.models import SettingOverride
 
 CACHE_SECONDS = 2.0
@@ -54,7 +55,7 @@ def _text(key: str, value: Any) -> str:
 
 
 def _strategy(key: str, value: Any) -> str:
-    if value not in ("pinned", "eager"):
+    if value not in STRATEGIES:
         raise SettingsError(f"{key}: expected 'pinned' or 'eager', got {value!r}")
     return str(value)
 

@@ -21,6 +21,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from inputs.strategy import STRATEGIES, Strategy
 from refinery.lib.env import Env
 
 # Lets admin.ModelAdmin[Model] and QuerySet[Model] be subscripted at runtime, as mypy sees them.
@@ -299,8 +300,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "InputStatusEnum": "inputs.models.PendingInput.Status",
         "PlanStatusEnum": "plans.models.Plan.Status",
         "BuildStatusEnum": "builds.models.BuildJob.Status",
-        "StrategyEnum": "plans.models.Plan.Strategy",
-        "PriorityLevelEnum": "refinery.lib.priority.Priority",
+        "StrategyEnum": "inputs.strategy.STRATEGY_CHOICES",
+        "PriorityLevelEnum": "inputs.priority.Priority",
         "PriorityNameEnum": ["low", "normal", "high", "critical"],
         "FailureReasonEnum": "builds.models.BuildJob.FailureReason",
         "DeliveryStatusEnum": "builds.models.Delivery.Status",
@@ -331,7 +332,7 @@ PLATFORM_TAG = env.matching(
 )
 INDEX_URL = env.url("INDEX_URL", "https://pypi.org/simple/", schemes=("http", "https"))
 EXTRA_INDEX_URL = env.url_list("EXTRA_INDEX_URL", schemes=("http", "https"))
-UPGRADE_STRATEGY = env.choice("UPGRADE_STRATEGY", "pinned", ("pinned", "eager"))
+UPGRADE_STRATEGY = env.choice("UPGRADE_STRATEGY", Strategy.PINNED, STRATEGIES)
 
 
 def _plan_overrides() -> dict[str, Any]:

@@ -38,13 +38,13 @@ from inputs.plan_queue import (
     queue_for_planning,
     waiting_for_planning,
 )
-from plans.models import Target
+from inputs.priority import Priority
+from plans.targets import target_row
 from refinery.lib.api_auth import IsOperator, IsReader, actor_of
 from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
-from refinery.lib.priority import Priority
 from refinery.lib.queue_stats import QueueStats
 
 QUEUES = ("build", "plan")
@@ -191,10 +191,7 @@ class QueueEnqueueView(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         try:
-            target, _ = Target.objects.get_or_create(
-                python_version=index_target.python_version,
-                platform_tag=index_target.platform_tag,
-            )
+            target = target_row(index_target.python_version, index_target.platform_tag)
             job, created = build_queue.enqueue(
                 data["name"],
                 data["version"],

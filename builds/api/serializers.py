@@ -8,9 +8,9 @@ from rest_framework import serializers
 from builds.index.pages import file_url
 from builds.models import Artifact, BuildEvent, BuildJob, LogChunk
 from hints.recipes import validate_recipes
+from inputs.priority import Priority
 from plans.models import Plan
 from refinery.lib.pins import name_problem, version_problem
-from refinery.lib.priority import Priority
 
 
 class WheelUploadSerializer(serializers.Serializer[Any]):

@@ -17,8 +17,8 @@ from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 
 from builds.models import Artifact
+from inputs.target_env import TargetEnvironment, TargetError
 from plans.models import Target
-from refinery.lib.target_env import TargetEnvironment, TargetError
 
 _SLUG = re.compile(r"cp(?P<major>3)(?P<minor>\d{1,2})-(?P<platform>[a-z0-9_]+)")
 

@@ -17,6 +17,7 @@ from builds.notifications.destinations import DestinationError, resolve
 from builds.notifications.outbox import start_senders
 from builds.notifications.secrets import SecretError, generate, key_of
 from plans.models import Target
+from plans.targets import target_row
 
 _NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
@@ -88,10 +89,7 @@ def check_target(slug: str) -> IndexTarget:
 
 def target_for(slug: str) -> Target:
     target = check_target(slug)
-    found, _ = Target.objects.get_or_create(
-        python_version=target.python_version, platform_tag=target.platform_tag
-    )
-    return found
+    return target_row(target.python_version, target.platform_tag)
 
 
 def check_destination(kind: str, url: str, secret: str, email: str) -> tuple[str, str, str]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from django.db import connection
 
+from builds.failure_reasons import FailureReason
 from builds.log_sink import LogSink
 
 # Exit codes of the build script (builds/build_script/refinery_build.py), as failure reasons.
@@ -23,6 +24,9 @@ EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
 EXIT_DOWNLOAD = 67
 _MAX_READ_CHARS = 64 * 1024
+# stream_process's third way to stop a build, besides a timeout and a cancel: the runner's
+# own limit (the output folder's size); the runner says which limit as a build error.
+OVER_LIMIT = "over_limit"
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,9 @@ class Runner(Protocol):
 
 def reason_for_exit(code: int) -> str:
     return {
-        EXIT_SYSTEM_RECIPE: "system_recipe",
-        EXIT_DOWNLOAD: "infrastructure",
-    }.get(code, "build_error")
+        EXIT_SYSTEM_RECIPE: FailureReason.SYSTEM_RECIPE,
+        EXIT_DOWNLOAD: FailureReason.INFRASTRUCTURE,
+    }.get(code, FailureReason.BUILD_ERROR)
 
 
 def stream_process(
@@ -142,11 +146,11 @@ def stream_process(
     stopped = ""
     while process.poll() is None:
         if time.monotonic() > deadline:
-            stopped = "timeout"
+            stopped = FailureReason.TIMEOUT
         elif cancelled():
-            stopped = "cancelled"
+            stopped = FailureReason.CANCELLED
         elif over_limit is not None and over_limit():
-            stopped = "over_limit"
+            stopped = OVER_LIMIT
         if stopped:
             (kill or _kill_group)(process)
             break

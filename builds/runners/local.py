@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from builds.failure_reasons import FailureReason
 from builds.log_sink import LogSink
 from builds.orphans import marked, scratch_prefix
 from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
@@ -56,7 +57,11 @@ class LocalRunner:
             if created.returncode != 0:
                 sink.write(created.stderr)
                 return RunResult(
-                    None, [], time.monotonic() - started, "infrastructure", "venv failed"
+                    None,
+                    [],
+                    time.monotonic() - started,
+                    FailureReason.INFRASTRUCTURE,
+                    "venv failed",
                 )
             env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
             env.update(spec.environment())
@@ -96,5 +101,7 @@ class LocalRunner:
         if code != 0:
             return RunResult(code, [], elapsed, reason_for_exit(code or 1), f"exit code {code}")
         if not wheels:
-            return RunResult(code, [], elapsed, "build_error", "the build produced no wheel")
+            return RunResult(
+                code, [], elapsed, FailureReason.BUILD_ERROR, "the build produced no wheel"
+            )
         return RunResult(code, wheels, elapsed, "")

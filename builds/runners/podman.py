@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from builds.failure_reasons import FailureReason
 from builds.images import (
     DEBIAN_TO_MACHINE,
     MACHINE_TO_DEBIAN,
@@ -30,11 +31,17 @@ from builds.images import (
 from builds.log_sink import LogSink
 from builds.models import BuilderImage
 from builds.orphans import container_prefix, marked
-from builds.runners.base import BuildSpec, RunResult, reason_for_exit, stream_process
+from builds.runners.base import (
+    OVER_LIMIT,
+    BuildSpec,
+    RunResult,
+    reason_for_exit,
+    stream_process,
+)
 from builds.runners.local import BUILD_SCRIPT
 from builds.runners.sandbox import SCRATCH, SandboxLimits
 from builds.runners.system_image import SystemImages, image_for, system_packages
-from refinery.lib.target_env import platform_arch
+from inputs.target_env import platform_arch
 
 # podman's own exit codes: it could not run the container, not the build failing.
 _PODMAN_FAILURES = {
@@ -238,9 +245,9 @@ class PodmanRunner:
                 code = step.exit_code
                 if code in _PODMAN_FAILURES:
                     detail = f"system packages: {_PODMAN_FAILURES[code]}"
-                    return RunResult(code, [], elapsed, "infrastructure", detail, where)
+                    return RunResult(code, [], elapsed, FailureReason.INFRASTRUCTURE, detail, where)
                 detail = f"system packages: exit code {code}"
-                return RunResult(code, [], elapsed, "system_recipe", detail, where)
+                return RunResult(code, [], elapsed, FailureReason.SYSTEM_RECIPE, detail, where)
             system_image = where["system_image"] = step.image
 
         argv = self.command(spec, output_dir, container, resolved, system_image=system_image)
@@ -268,20 +275,26 @@ class PodmanRunner:
         )
         elapsed = time.monotonic() - started
         wheels = sorted(output_dir.glob("*.whl"))
-        if stopped == "over_limit":
+        if stopped == OVER_LIMIT:
             detail = f"the build wrote more than {self.limits.disk} into its output folder"
             sink.write(f"podman runner: {detail}; container killed")
-            return RunResult(None, [], elapsed, "build_error", detail, where, repairable=False)
+            return RunResult(
+                None, [], elapsed, FailureReason.BUILD_ERROR, detail, where, repairable=False
+            )
         if stopped:
             sink.write(f"podman runner: build {stopped} after {elapsed:.1f} s; container killed")
             return RunResult(None, [], elapsed, stopped, environment=where)
         if code in _PODMAN_FAILURES:
-            return RunResult(code, [], elapsed, "infrastructure", _PODMAN_FAILURES[code], where)
+            return RunResult(
+                code, [], elapsed, FailureReason.INFRASTRUCTURE, _PODMAN_FAILURES[code], where
+            )
         if code != 0:
             detail = f"exit code {code}"
             return RunResult(code, [], elapsed, reason_for_exit(code or 1), detail, where)
         if not wheels:
-            return RunResult(code, [], elapsed, "build_error", "the build produced no wheel", where)
+            return RunResult(
+                code, [], elapsed, FailureReason.BUILD_ERROR, "the build produced no wheel", where
+            )
         return RunResult(code, wheels, elapsed, "", environment=where)
 
 

@@ -6,7 +6,8 @@ from typing import Any
 from rest_framework import serializers
 
 from inputs.models import PendingInput
-from refinery.lib.priority import Priority
+from inputs.priority import Priority
+from inputs.strategy import STRATEGIES
 
 
 class RequirementsUploadSerializer(serializers.Serializer[Any]):
@@ -16,7 +17,7 @@ class RequirementsUploadSerializer(serializers.Serializer[Any]):
     priority = serializers.ChoiceField(
         choices=[str(p.label) for p in Priority], required=False, default="normal"
     )
-    strategy = serializers.ChoiceField(choices=["pinned", "eager"], required=False)
+    strategy = serializers.ChoiceField(choices=STRATEGIES, required=False)
     no_binary = serializers.CharField(
         required=False, max_length=10_000, help_text="as pip's: names, :all: or :none:"
     )

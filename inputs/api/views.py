@@ -23,6 +23,7 @@ from inputs.plan_queue import (
     queue_for_planning,
     release_planning,
 )
+from inputs.priority import Priority
 from inputs.services import UploadError, read_limited, upload_requirements
 from refinery.lib.api_auth import (
     IsOperator,
@@ -36,7 +37,6 @@ from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
-from refinery.lib.priority import Priority
 
 
 class RequirementsUploadView(APIView):

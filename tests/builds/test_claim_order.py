@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from builds import queue
 from builds.models import BuildJob
+from inputs.priority import Priority
 from refinery.lib.backoff import retry_delay
-from refinery.lib.priority import Priority
 from tests.factories import BuildJobFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from django.utils import timezone
 from builds import queue as build_queue
 from builds.models import BuildEvent, BuildJob
 from builds.orphans import marked, output_prefix, scratch_prefix, stop_leftovers
-from builds.worker_liveness import dead_local_workers
 from refinery.lib.worker_ids import local_worker_id, this_host
+from refinery.lib.worker_liveness import dead_local_workers
 from tests.drills import kill_9_of_the_worker_mid_build
 from tests.factories import TargetFactory
 

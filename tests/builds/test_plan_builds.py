@@ -9,8 +9,8 @@ from builds.models import BuildEvent, BuildJob
 from builds.plan_builds import enqueue_plan_builds
 from builds.queue import QueueError
 from inputs.models import PendingInput
+from inputs.priority import Priority
 from plans.models import Plan
-from refinery.lib.priority import Priority
 from tests.factories import ArtifactFactory, PlanFactory, PlanInputFactory, dag
 
 pytestmark = pytest.mark.django_db

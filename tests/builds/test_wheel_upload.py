@@ -200,7 +200,8 @@ def test_the_api_refuses_an_unknown_target(admin_client, tmp_path, storage_dir):
 def test_the_api_refuses_anonymous_uploads(client, tmp_path, storage_dir):
     wheel = make_wheel(tmp_path)
     response = client.post(URL, {"file": SimpleUploadedFile(wheel.name, wheel.read_bytes())})
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401  # no credential: 401, saying which to send
+    assert response.headers["WWW-Authenticate"]
     assert Artifact.objects.count() == 0
 
 

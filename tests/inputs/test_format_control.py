@@ -15,10 +15,10 @@ from inputs.format_control import FormatControl
 from inputs.models import PendingInput
 from inputs.requirements import parse_requirements
 from inputs.services import UploadError, upload_requirements
+from inputs.target_env import TargetEnvironment
 from plans.dag import PlanError
 from plans.index_client import IndexClient
 from plans.planner import PlanRequest, compute_plan
-from refinery.lib.target_env import TargetEnvironment
 from tests.factories import ArtifactFactory, PlanFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from inputs.requirements import (
     RequirementsError,
     parse_requirements,
 )
-from refinery.lib.target_env import TargetEnvironment
+from inputs.target_env import TargetEnvironment
 from tests.conftest import one_line_refusal, stored_files
 
 TARGET = TargetEnvironment("3.11", "manylinux_2_17_s390x")

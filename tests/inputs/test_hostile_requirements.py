@@ -10,7 +10,7 @@ import pytest
 from inputs.models import PendingInput
 from inputs.requirements import parse_requirements
 from inputs.services import UploadError, upload_requirements
-from refinery.lib.target_env import TargetEnvironment
+from inputs.target_env import TargetEnvironment
 from tests.conftest import stored_files
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from inputs import plan_queue
 from inputs.models import PendingInput
-from refinery.lib.priority import Priority
+from inputs.priority import Priority
 from refinery.lib.worker_ids import this_host
 from tests.factories import PendingInputFactory
 

@@ -25,7 +25,7 @@ from pip._internal.req.req_file import (
 )
 
 from inputs.requirements import RequirementsError, parse_requirements
-from refinery.lib.target_env import TargetEnvironment
+from inputs.target_env import TargetEnvironment
 
 CORPUS = sorted((Path(__file__).parent / "requirements_corpus").iterdir())
 

@@ -9,7 +9,7 @@ import pytest
 
 from builds.models import Artifact, BuildEvent, BuildJob
 from inputs.models import PendingInput
-from refinery.lib.priority import Priority
+from inputs.priority import Priority
 from tests.factories import BuildJobFactory, PendingInputFactory, PlanFactory, PlanInputFactory, dag
 from tests.wheels import make_wheel
 

@@ -7,10 +7,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from inputs.target_env import TargetEnvironment
 from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient
 from plans.resolver import Overrides
-from refinery.lib.target_env import TargetEnvironment
 
 pytestmark = [pytest.mark.network]
 

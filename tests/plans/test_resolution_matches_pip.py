@@ -13,8 +13,8 @@ from packaging import tags
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from inputs.target_env import TargetEnvironment
 from plans.dag import build_plan_dag
-from refinery.lib.target_env import TargetEnvironment
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 

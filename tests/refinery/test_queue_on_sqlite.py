@@ -14,7 +14,7 @@ from builds import queue
 from builds.models import BuildJob
 from builds.stats import build_queue_stats
 from inputs import plan_queue
-from refinery.lib.priority import Priority
+from inputs.priority import Priority
 from tests.factories import BuildJobFactory, PendingInputFactory, TargetFactory
 
 pytestmark = pytest.mark.sqlite

@@ -21,15 +21,16 @@ from builds.notifications.sender import send_all_due
 from builds.plan_builds import enqueue_plan_builds
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
+from inputs.command_options import add_plan_options
 from inputs.models import PendingInput
 from inputs.plan_queue import REPLANNABLE, claim_for_planning, enqueue_plan, replan
 from inputs.services import UploadError, read_requirements_path, upload_requirements
+from inputs.target_env import platform_arch
 from plans.planner import plan_input
 from refinery import runtime_settings
 from refinery.lib.cli import table
 from refinery.lib.numbers import natural_number
 from refinery.lib.progress import ProgressLine
-from refinery.lib.target_env import platform_arch
 from refinery.lib.worker_ids import local_worker_id
 
 _UNFINISHED = (
@@ -54,15 +55,7 @@ class Command(BaseCommand):
             "--target",
             help="e.g. cp311-manylinux_2_17_s390x (default: PYTHON_VERSION and PLATFORM_TAG)",
         )
-        parser.add_argument("--strategy", choices=["pinned", "eager"], default=None)
-        parser.add_argument(
-            "--no-binary",
-            default=None,
-            help="as pip's: build these from their sdists (names, :all:)",
-        )
-        parser.add_argument(
-            "--only-binary", default=None, help="as pip's: wheels only for these (names, :all:)"
-        )
+        add_plan_options(parser, overrides=False)
         parser.add_argument(
             "--runner",
             choices=["auto", "local", "podman"],

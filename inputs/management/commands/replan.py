@@ -4,7 +4,8 @@ from django.core.management.base import CommandParser
 
 from inputs.management.commands._input_queue_command import InputQueueCommand
 from inputs.models import PendingInput
-from inputs.plan_queue import STRATEGIES, replan
+from inputs.plan_queue import replan
+from inputs.strategy import STRATEGIES
 
 
 class Command(InputQueueCommand):

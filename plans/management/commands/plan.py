@@ -7,17 +7,18 @@ from typing import Any, TextIO, cast
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inputs.command_options import add_plan_options, overrides_option
 from inputs.format_control import FormatControlError
+from inputs.overrides import merge_overrides
 from inputs.requirements import RequirementsError
 from inputs.services import UploadError, parse_with_limits, read_requirements_path
+from inputs.target_env import TargetEnvironment, TargetError
 from plans.dag import PlanError
 from plans.index_client import IndexFetchError
 from plans.planner import PlanRequest, compute_plan, make_index_client
 from refinery.lib.cli import table
 from refinery.lib.numbers import natural_number
-from refinery.lib.overrides import merge_overrides
 from refinery.lib.progress import ProgressLine
-from refinery.lib.target_env import TargetEnvironment, TargetError
 
 
 class Command(BaseCommand):
@@ -32,21 +33,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--platform", default=None, help="target platform tag (default PLATFORM_TAG)"
         )
-        parser.add_argument("--strategy", choices=["pinned", "eager"], default=None)
+        add_plan_options(parser)
         parser.add_argument(
             "--json", metavar="OUT", help="also write the plan (DAG + snapshot) here"
         )
         parser.add_argument(
-            "--overrides", help='JSON: {"force": {"name": "1.0"}, "exclude": ["name"]}'
-        )
-        parser.add_argument(
             "--max-deps", default=None, help="fail when the plan needs more packages"
-        )
-        parser.add_argument(
-            "--no-binary", default=None, help="as pip's: names, :all: or :none: (build these)"
-        )
-        parser.add_argument(
-            "--only-binary", default=None, help="as pip's: names, :all: or :none: (wheels only)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -81,7 +73,7 @@ class Command(BaseCommand):
             max_deps = int(options["max_deps"])
         try:
             overrides = merge_overrides(
-                settings.PLAN_OVERRIDES_JSON, json.loads(options["overrides"] or "{}")
+                settings.PLAN_OVERRIDES_JSON, overrides_option(options["overrides"]) or {}
             )
         except ValueError as exc:
             raise CommandError(f"--overrides: {exc}") from None

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +7,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.index.catalog import target_for_slug
 from builds.wheel_upload import WheelUploadError, upload_wheel
+from inputs.command_options import add_plan_options, overrides_option
+from inputs.priority import Priority
 from inputs.services import UploadError, read_requirements_path, upload_requirements
-from refinery.lib.priority import Priority
 
 
 class Command(BaseCommand):
@@ -23,12 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--python", help="target Python, e.g. 3.11 (default PYTHON_VERSION)")
         parser.add_argument("--platform", help="target platform tag (default PLATFORM_TAG)")
         parser.add_argument("--priority", default="normal", help="low, normal, high or critical")
-        parser.add_argument("--strategy", help="pinned or eager (default UPGRADE_STRATEGY)")
-        parser.add_argument("--no-binary", help="as pip's: build these from source (names, :all:)")
-        parser.add_argument("--only-binary", help="as pip's: wheels only for these (names, :all:)")
-        parser.add_argument(
-            "--overrides", help='JSON: {"force": {"name": "1.0"}, "exclude": ["name"]}'
-        )
+        add_plan_options(parser)
         parser.add_argument(
             "--target",
             help="wheels: the index, e.g. cp311-manylinux_2_17_s390x (default: the default target)",
@@ -49,12 +44,7 @@ class Command(BaseCommand):
             priority = Priority.from_name(options["priority"])
         except ValueError as exc:
             raise CommandError(f"--priority: {exc}") from None
-        overrides = None
-        if options["overrides"]:
-            try:
-                overrides = json.loads(options["overrides"])
-            except ValueError as exc:
-                raise CommandError(f"--overrides is not valid JSON: {exc}") from None
+        overrides = overrides_option(options["overrides"])
         try:
             result = upload_requirements(
                 content,
