@@ -27,7 +27,6 @@ from builds.models import BuildEvent, BuildJob
 from builds.plan_builds import EnqueueSummary, enqueue_plan_builds
 from plans.models import Plan
 from refinery.lib.api_auth import IsOperator, IsReader, actor_of
-from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
@@ -171,8 +170,7 @@ class PlanEnqueueBuildView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         form = EnqueueNodeSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         plan = generics.get_object_or_404(Plan, pk=pk)
         node = form.validated_data["node"].strip()
         if node not in {f"{n['name']}=={n['version']}" for n in plan.nodes()}:

@@ -41,7 +41,6 @@ from inputs.plan_queue import (
 from inputs.priority import Priority
 from plans.targets import target_row
 from refinery.lib.api_auth import IsOperator, IsReader, actor_of
-from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
@@ -173,8 +172,7 @@ class QueueEnqueueView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = QueueEnqueueSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         if data["queue"] == "plan":
             pending = generics.get_object_or_404(PendingInput, pk=data["input_id"])
@@ -225,8 +223,7 @@ class QueueClearView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = QueueClearSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         queue = form.validated_data["queue"]
         actor = actor_of(request)
         if queue == "build":
@@ -321,8 +318,7 @@ class WorkerTriggerView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = TriggerSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         try:
             result = trigger(form.validated_data["action"])
         except TriggerError as exc:

@@ -29,7 +29,6 @@ from builds.models import Artifact
 from builds.wheel_upload import WheelConflict, WheelUploadError, upload_wheel
 from plans.models import Plan
 from refinery.lib.api_auth import IsOperator, IsReader, IsUploader, UploadThrottle
-from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
@@ -55,8 +54,7 @@ class WheelUploadView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = WheelUploadSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         slug = data.get("target")
         target = target_for_slug(slug)
@@ -100,8 +98,7 @@ class ArtifactYankView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         artifact = get_object_or_404(Artifact, pk=pk)
         form = YankSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         changed = publishing.yank(artifact, form.validated_data["reason"])
         return Response({"changed": changed, "artifact": ArtifactSerializer(artifact).data})
 

@@ -32,7 +32,6 @@ from builds.wheel_upload import WheelConflict, WheelUploadError, store_built_whe
 from builds.worker import ClaimedJob, LocalBuildQueue, build_environment, with_recipe_origins
 from refinery.lib import log_context
 from refinery.lib.api_auth import IsWorkerOrOperator, lease_owner
-from refinery.lib.api_errors import first_error
 from refinery.lib.api_schema import ErrorSerializer
 from refinery.lib.query_params import QueryParamError, integer_param
 from refinery.lib.state_machine import IllegalTransition
@@ -178,8 +177,7 @@ class BuildStatusView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = BuildReportSerializer(data=request.data)
-        if not form.is_valid():
-            return _error(first_error(form.errors))
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         job_id, report = data["job_id"], data["status"]
         try:
@@ -248,8 +246,7 @@ class LogStreamView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = LogChunkUploadSerializer(data=request.data)
-        if not form.is_valid():
-            return _error(first_error(form.errors))
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         try:
             worker = lease_owner(request, data["worker"])
@@ -354,8 +351,7 @@ class BuiltWheelView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         form = BuiltWheelSerializer(data=request.data)
-        if not form.is_valid():
-            return _error(first_error(form.errors))
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         try:
             worker = lease_owner(request, data["worker"])

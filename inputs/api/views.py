@@ -33,7 +33,6 @@ from refinery.lib.api_auth import (
     UploadThrottle,
     lease_owner,
 )
-from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
@@ -60,8 +59,7 @@ class RequirementsUploadView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = RequirementsUploadSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         upload = data["file"]
         try:
@@ -145,8 +143,7 @@ class PendingInputStatusView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         form = PlanningReportSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         try:
             worker = lease_owner(request, data["worker"])

@@ -22,7 +22,6 @@ from plans.api.serializers import (
 from plans.models import Plan
 from plans.planner import request_for, save_plan
 from refinery.lib.api_auth import IsReader, IsWorkerOrOperator, lease_owner
-from refinery.lib.api_errors import first_error
 from refinery.lib.api_filters import StrictFilterBackend
 from refinery.lib.api_pagination import StrictLimitOffsetPagination
 from refinery.lib.api_schema import ErrorSerializer
@@ -118,8 +117,7 @@ class PlanListView(generics.ListAPIView[Plan]):
     def post(self, request: Request) -> Response:
         """A plan worker posts the plan it made for an input it leased."""
         form = PlanSubmissionSerializer(data=request.data)
-        if not form.is_valid():
-            return Response({"error": first_error(form.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        form.is_valid(raise_exception=True)
         data = form.validated_data
         # Store the DAG as sent: the validated copy keeps only the checked fields and would
         # drop what planners add for people (why, roles, build_requires).
