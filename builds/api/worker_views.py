@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds import queue as build_queue
-from builds.claims import claim_to_json
+from builds.claims import ClaimSerializer, claim_to_json
 from builds.images import MACHINE_TO_DEBIAN
 from builds.index.pages import file_url
 from builds.log_sink import LogLimitExceeded, store_chunk
@@ -64,23 +64,6 @@ def _not_held(job_id: int, worker: str) -> Response:
     )
 
 
-class ClaimedJobSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    attempt = serializers.IntegerField()
-    name = serializers.CharField()
-    version = serializers.CharField()
-    python_tag = serializers.CharField()
-    platform_tag = serializers.CharField()
-    target_python = serializers.CharField()
-    target_platform = serializers.CharField()
-    sdist_url = serializers.URLField()
-    sdist_sha256 = serializers.CharField()
-    recipes = serializers.ListField(child=serializers.DictField())
-    index_urls = serializers.ListField(child=serializers.CharField())
-    source_date_epoch = serializers.IntegerField()
-    build_requires = serializers.ListField(child=serializers.CharField())
-
-
 class BuildQueuePopView(APIView):
     """Lease up to ``max`` due jobs to a worker (attempts + 1), highest priority first;
     ``arch`` (repeatable) limits them to targets the worker's runner can build."""
@@ -100,7 +83,7 @@ class BuildQueuePopView(APIView):
             200: inline_serializer(
                 "BuildQueuePop",
                 {
-                    "jobs": ClaimedJobSerializer(many=True),
+                    "jobs": ClaimSerializer(many=True),
                     "lease_seconds": serializers.IntegerField(),
                 },
             ),

@@ -33,6 +33,11 @@ def first_error(errors: Any, path: str = "") -> str:
     return f"{path}: {errors}" if path else str(errors)
 
 
+def _already_one_line(data: Any) -> bool:
+    """``{"error": "…"}``; not a serializer's errors for a field that is called ``error``."""
+    return isinstance(data, dict) and set(data) == {"error"} and isinstance(data["error"], str)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's own refusals (bad JSON, no credentials, no permission, not found, throttled) in
     the same shape as ours: ``{"error": "one line"}``, with DRF's status and headers."""
@@ -41,6 +46,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         data = response.data
         if isinstance(data, dict) and set(data) == {"detail"}:
             response.data = {"error": str(data["detail"])}
-        elif not (isinstance(data, dict) and set(data) == {"error"}):
+        elif not _already_one_line(data):
             response.data = {"error": first_error(data)}
     return response

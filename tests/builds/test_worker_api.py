@@ -120,6 +120,16 @@ def test_a_failed_report_needs_its_reason_and_goes_to_retry(worker_api, settings
     assert job.error == "gcc: boom"
 
 
+def test_a_failure_report_with_an_overlong_error_is_refused_in_one_line(worker_api):
+    job = _buildable()
+    _pop(worker_api)
+    refused = _report(worker_api, job, "failed", reason="build_error", error="x" * 20001)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": "error: Ensure this field has no more than 20000 characters."
+    }
+
+
 def test_heartbeats_say_ok_and_tell_the_worker_when_its_job_was_cancelled(worker_api, staff_api):
     job = _buildable()
     _pop(worker_api)
