@@ -159,24 +159,7 @@ def enqueue(
                 enqueued_at=now,
             )
     except IntegrityError:
-        existing = (
-            BuildJob.objects.select_for_update()
-            .filter(name=name, version=version, target=target, status__in=BuildJob.ACTIVE)
-            .first()
-        )
-        if existing is None:  # The active job finished between our insert and this read.
-            raise QueueError(f"{name}=={version} changed while enqueueing; try again") from None
-        if priority > existing.priority:
-            BuildJob.objects.filter(pk=existing.pk).update(priority=priority, updated_at=now)
-            BuildEvent.objects.create(
-                job=existing,
-                kind=BuildEvent.Kind.NOTE,
-                actor=actor,
-                message=f"priority raised to {Priority(priority).label}",
-                created_at=now,
-            )
-            existing.priority = priority
-        return existing, False
+        return _already_active(name, version, target, priority, actor, now), False
     BuildEvent.objects.create(
         job=job,
         kind=BuildEvent.Kind.TRANSITION,
@@ -188,6 +171,31 @@ def enqueue(
         created_at=now,
     )
     return job, True
+
+
+def _already_active(
+    name: str, version: str, target: Target, priority: int, actor: str, now: datetime
+) -> BuildJob:
+    """The active job that won the unique constraint, raised to ``priority`` if that is
+    higher (with a note on its trail)."""
+    existing = (
+        BuildJob.objects.select_for_update()
+        .filter(name=name, version=version, target=target, status__in=BuildJob.ACTIVE)
+        .first()
+    )
+    if existing is None:  # The active job finished between our insert and this read.
+        raise QueueError(f"{name}=={version} changed while enqueueing; try again") from None
+    if priority > existing.priority:
+        BuildJob.objects.filter(pk=existing.pk).update(priority=priority, updated_at=now)
+        BuildEvent.objects.create(
+            job=existing,
+            kind=BuildEvent.Kind.NOTE,
+            actor=actor,
+            message=f"priority raised to {Priority(priority).label}",
+            created_at=now,
+        )
+        existing.priority = priority
+    return existing
 
 
 @transaction.atomic
@@ -454,14 +462,7 @@ def fail(
     ``final_status`` may be ``system_recipe_failed`` or ``skipped_known_failure``
     for failures no retry can fix.
     """
-    if reason not in Reason.values or reason == Reason.NONE:
-        raise QueueError(f"invalid failure reason {reason!r}")
-    if final_status not in (
-        Status.FAILED,
-        Status.SYSTEM_RECIPE_FAILED,
-        Status.SKIPPED_KNOWN_FAILURE,
-    ):
-        raise QueueError(f"invalid final status {final_status!r}")
+    _check_failure(reason, final_status)
     now = _now(now)
     job = _leased_job(job_id)
     attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
@@ -483,23 +484,48 @@ def fail(
         and attempts < job.max_attempts
         and (settings.REQUEUE_ON_FAILURE or not count_attempt)
     )
-    if may_retry:
-        delay = _backoff(attempts)
-        return _move(
-            job,
-            Status.RETRY,
-            actor=worker_id,
-            now=now,
-            lease_owner_must_be=worker_id,
-            message=error[:500],
-            data={
-                "reason": reason,
-                "retry_in_seconds": round(delay.total_seconds(), 1),
-                **(data or {}),
-            },
-            next_attempt_at=now + delay,
-            **common,
-        )
+    if not may_retry:
+        return _fail_for_good(job, worker_id, final_status, now=now, data=data, **common)
+    delay = _backoff(attempts)
+    return _move(
+        job,
+        Status.RETRY,
+        actor=worker_id,
+        now=now,
+        lease_owner_must_be=worker_id,
+        message=error[:500],
+        data={
+            "reason": reason,
+            "retry_in_seconds": round(delay.total_seconds(), 1),
+            **(data or {}),
+        },
+        next_attempt_at=now + delay,
+        **common,
+    )
+
+
+def _check_failure(reason: str, final_status: str) -> None:
+    if reason not in Reason.values or reason == Reason.NONE:
+        raise QueueError(f"invalid failure reason {reason!r}")
+    if final_status not in (
+        Status.FAILED,
+        Status.SYSTEM_RECIPE_FAILED,
+        Status.SKIPPED_KNOWN_FAILURE,
+    ):
+        raise QueueError(f"invalid final status {final_status!r}")
+
+
+def _fail_for_good(
+    job: BuildJob,
+    worker_id: str,
+    final_status: str,
+    *,
+    now: datetime,
+    data: dict[str, Any] | None,
+    **fields: Any,
+) -> BuildJob:
+    """A final failure: noted as a regression when the wheel built before, and the jobs
+    that needed it marked missing."""
     regressed = final_status in (Status.FAILED, Status.SYSTEM_RECIPE_FAILED)
     regressed_from = earlier_success(job) if regressed else None
     if regressed_from is not None:
@@ -510,10 +536,10 @@ def fail(
         actor=worker_id,
         now=now,
         lease_owner_must_be=worker_id,
-        message=error[:500],
-        data={"reason": reason, **(data or {})},
+        message=fields["error"][:500],
+        data={"reason": fields["failure_reason"], **(data or {})},
         regressed_from=regressed_from,
-        **common,
+        **fields,
     )
     mark_dependents_missing(job, now=now)
     return job

@@ -109,12 +109,13 @@ def replan(
     return pending
 
 
-def queue_for_planning(pending: PendingInput) -> PendingInput:
+def queue_for_planning(pending: PendingInput, *, dispatch: bool = True) -> PendingInput:
     """An operator's "plan this": a pending input's first plan, or a new plan version of a
-    planned or failed one."""
+    planned or failed one. ``dispatch`` False leaves it to a caller that plans it in the
+    foreground."""
     if pending.status == Status.PENDING:
-        return enqueue_plan(pending)
-    return replan(pending)
+        return enqueue_plan(pending, dispatch=dispatch)
+    return replan(pending, dispatch=dispatch)
 
 
 _POP_SQL = """

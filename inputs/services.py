@@ -112,58 +112,69 @@ def upload_requirements(
     ``:all:``, ``:none:``), applied after the file's own lines. Raises ``UploadError`` and
     stores nothing when anything is wrong."""
     name = clean_filename(filename)
-    try:
-        target = TargetEnvironment(
-            python_version or runtime_settings.value("python_version"),
-            platform_tag or runtime_settings.value("platform_tag"),
-        )
-    except TargetError as exc:
-        raise UploadError(str(exc)) from None
+    target = _upload_target(python_version, platform_tag)
     if priority not in Priority.values:
         raise UploadError(f"priority {priority!r} is not one of low, normal, high, critical")
-    if strategy is not None and strategy not in STRATEGIES:
-        raise UploadError(f"strategy {strategy!r} is not one of: {', '.join(STRATEGIES)}")
-    try:
-        normalized_overrides = normalize_overrides(overrides)
-    except ValueError as exc:
-        raise UploadError(str(exc)) from None
     try:
         parsed = parse_with_limits(content, target)
     except RequirementsError as exc:
         raise UploadError(f"{name}: {exc}") from None
-    formats = _with_flags(parsed.format_control, no_binary, only_binary)
-    options = {
-        "strategy": strategy,
-        "overrides": normalized_overrides,
-        "format_control": formats.as_json(),
-    }
+    options = _plan_options(
+        strategy, overrides, _with_flags(parsed.format_control, no_binary, only_binary)
+    )
 
-    sha256 = hashlib.sha256(content).hexdigest()
     identity = {
-        "sha256": sha256,
+        "sha256": hashlib.sha256(content).hexdigest(),
         "python_version": target.python_version,
         "platform_tag": target.platform_tag,
     }
     existing = PendingInput.objects.filter(**identity).first()
     if existing is not None:
         return _identical(existing, options, auto_plan)
+    fields = {
+        "kind": PendingInput.Kind.REQUIREMENTS,
+        "original_filename": name,
+        "size": len(content),
+        "parsed": {"requirements": [item.as_json() for item in parsed.requirements], **options},
+        "priority": priority,
+        **identity,
+    }
+    return _store_new(content, fields, auto_plan)
 
-    key = f"inputs/{sha256[:2]}/{sha256}/{name}"
+
+def _upload_target(python_version: str | None, platform_tag: str | None) -> TargetEnvironment:
+    try:
+        return TargetEnvironment(
+            python_version or runtime_settings.value("python_version"),
+            platform_tag or runtime_settings.value("platform_tag"),
+        )
+    except TargetError as exc:
+        raise UploadError(str(exc)) from None
+
+
+def _plan_options(strategy: str | None, overrides: Any, formats: FormatControl) -> dict[str, Any]:
+    """What the upload asks of its plans, beside the file: stored with it, compared on a
+    re-upload."""
+    if strategy is not None and strategy not in STRATEGIES:
+        raise UploadError(f"strategy {strategy!r} is not one of: {', '.join(STRATEGIES)}")
+    try:
+        normalized_overrides = normalize_overrides(overrides)
+    except ValueError as exc:
+        raise UploadError(str(exc)) from None
+    return {
+        "strategy": strategy,
+        "overrides": normalized_overrides,
+        "format_control": formats.as_json(),
+    }
+
+
+def _store_new(content: bytes, fields: dict[str, Any], auto_plan: bool | None) -> UploadResult:
+    """The row and the file together, or neither; queued for planning under AUTO_PLAN."""
+    key = f"inputs/{fields['sha256'][:2]}/{fields['sha256']}/{fields['original_filename']}"
     wrote_file = False
     try:
         with transaction.atomic():
-            pending = PendingInput.objects.create(
-                kind=PendingInput.Kind.REQUIREMENTS,
-                original_filename=name,
-                size=len(content),
-                storage_key=key,
-                parsed={
-                    "requirements": [item.as_json() for item in parsed.requirements],
-                    **options,
-                },
-                priority=priority,
-                **identity,
-            )
+            pending = PendingInput.objects.create(storage_key=key, **fields)
             if not default_storage.exists(key):
                 default_storage.save(key, ContentFile(content))
                 wrote_file = True
@@ -171,6 +182,7 @@ def upload_requirements(
                 enqueue_plan(pending)
     except IntegrityError:
         # Someone uploaded the same file for the same target a moment before us.
+        identity = {k: fields[k] for k in ("sha256", "python_version", "platform_tag")}
         winner = PendingInput.objects.filter(**identity).first()
         if winner is None:
             raise

@@ -23,10 +23,12 @@ from inputs.models import PendingInput
 from inputs.overrides import merge_overrides
 from inputs.plan_queue import (
     PlanQueueError,
+    claim_for_planning,
     get_input,
     heartbeat_planning,
     mark_planned,
     mark_planning_failed,
+    queue_for_planning,
     release_planning,
 )
 from inputs.target_env import MarkerError, TargetEnvironment, TargetError
@@ -217,6 +219,34 @@ def plan_input(
         lambda: save_plan(pending_id, worker_id, dag=dag, snapshot=snapshot, auto_build=auto_build),
         what=what,
     )
+    return plan
+
+
+class PlanningFailed(Exception):
+    """A foreground plan that did not come about; the message says why (the input's error)."""
+
+
+def plan_in_foreground(
+    pending: PendingInput,
+    worker_id: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+    auto_build: bool | None = None,
+) -> Plan:
+    """Queue an input for planning and plan it in this process, not in the cluster (``manage.py
+    refine``: the point is to watch it happen). Raises ``PlanQueueError`` when the input is
+    busy (being planned elsewhere) and ``PlanningFailed`` when planning fails."""
+    if pending.status != PendingInput.Status.PLANNING:
+        queue_for_planning(pending, dispatch=False)
+    if claim_for_planning(pending.pk, worker_id) is None:
+        pending.refresh_from_db()
+        raise PlanQueueError(
+            f"input {pending.pk} is {pending.status} and leased to "
+            f"{pending.lease_owner or 'nobody'}; try again when it is done"
+        )
+    plan = plan_input(pending.pk, worker_id, progress=progress, auto_build=auto_build)
+    if plan is None:
+        raise PlanningFailed(f"planning failed: {get_input(pending.pk).error}")
     return plan
 
 

@@ -23,10 +23,16 @@ from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from inputs.command_options import add_plan_options
 from inputs.models import PendingInput
-from inputs.plan_queue import REPLANNABLE, claim_for_planning, enqueue_plan, replan
-from inputs.services import UploadError, read_requirements_path, upload_requirements
+from inputs.plan_queue import PlanQueueError
+from inputs.services import (
+    UploadError,
+    UploadResult,
+    read_requirements_path,
+    upload_requirements,
+)
 from inputs.target_env import platform_arch
-from plans.planner import plan_input
+from plans.models import Plan
+from plans.planner import PlanningFailed, plan_in_foreground
 from refinery import runtime_settings
 from refinery.lib.cli import table
 from refinery.lib.numbers import natural_number
@@ -75,32 +81,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         target = self._target(options["target"])
-        timeout = options["timeout"]
-        if natural_number(str(timeout)) is None or int(timeout) < 1:
-            raise CommandError(f"--timeout {timeout!r} is not a positive number of seconds")
-        deadline = time.monotonic() + int(timeout)
-        try:
-            content = read_requirements_path(path)
-        except OSError as exc:
-            raise CommandError(f"{path}: {exc.strerror}") from None
-        except UploadError as exc:
-            raise CommandError(str(exc)) from None
+        deadline = time.monotonic() + self._timeout(options["timeout"])
         runner = runner_named(options["runner"] or settings.RUNNER)
         worker_id = local_worker_id("refine")
 
-        try:
-            uploaded = upload_requirements(
-                content,
-                path.name,
-                python_version=target.python_version,
-                platform_tag=target.platform_tag,
-                strategy=options["strategy"],
-                no_binary=options["no_binary"],
-                only_binary=options["only_binary"],
-                auto_plan=False,
-            )
-        except UploadError as exc:
-            raise CommandError(str(exc)) from None
+        uploaded = self._upload(path, target, options)
         self.stdout.write(f"1/4 upload: {uploaded.message}")
 
         plan = self._plan(uploaded.pending, worker_id)
@@ -109,14 +94,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"2/4 plan {plan.pk}: {len(nodes)} nodes for {target.slug}, {to_build} to build"
         )
-
-        arch = platform_arch(target.platform_tag)
-        if to_build and arch not in buildable_arches(runner):
-            raise CommandError(
-                f"the {runner.name} runner cannot build for {arch} here: run "
-                f"`manage.py build_image --arch {MACHINE_TO_DEBIAN.get(arch, arch)}` "
-                "(podman) or use a worker on that architecture"
-            )
+        if to_build:
+            self._check_runner_builds_for(runner, target)
         summary = enqueue_plan_builds(plan, actor=worker_id)
         self.stdout.write(f"3/4 build: {summary}")
         follower = _Follower(plan.pk, self.stdout.write) if options["follow"] else None
@@ -127,6 +106,43 @@ class Command(BaseCommand):
                 follower.finish()
             self._notify()
 
+        self._fail_unless_all_built(plan)
+        if summary.unavailable:
+            raise CommandError(f"could not fetch reused wheels: {summary.unavailable}")
+        self._publish(plan, target, path, options["hashes"])
+
+    def _timeout(self, timeout: Any) -> int:
+        if natural_number(str(timeout)) is None or int(timeout) < 1:
+            raise CommandError(f"--timeout {timeout!r} is not a positive number of seconds")
+        return int(timeout)
+
+    def _upload(self, path: Path, target: IndexTarget, options: dict[str, Any]) -> UploadResult:
+        try:
+            return upload_requirements(
+                read_requirements_path(path),
+                path.name,
+                python_version=target.python_version,
+                platform_tag=target.platform_tag,
+                strategy=options["strategy"],
+                no_binary=options["no_binary"],
+                only_binary=options["only_binary"],
+                auto_plan=False,
+            )
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}") from None
+        except UploadError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _check_runner_builds_for(self, runner: Any, target: IndexTarget) -> None:
+        arch = platform_arch(target.platform_tag)
+        if arch not in buildable_arches(runner):
+            raise CommandError(
+                f"the {runner.name} runner cannot build for {arch} here: run "
+                f"`manage.py build_image --arch {MACHINE_TO_DEBIAN.get(arch, arch)}` "
+                "(podman) or use a worker on that architecture"
+            )
+
+    def _fail_unless_all_built(self, plan: Plan) -> None:
         jobs = BuildJob.objects.filter(plan=plan).order_by("name")
         failed = [job for job in jobs if job.status not in _GOOD]
         if failed:
@@ -135,20 +151,18 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(failed)} of {len(jobs)} builds did not succeed; what did is published"
             )
-        if summary.unavailable:
-            raise CommandError(f"could not fetch reused wheels: {summary.unavailable}")
+
+    def _publish(self, plan: Plan, target: IndexTarget, path: Path, hashes: str | None) -> None:
         index_url = _index_url(target)
-        if options["hashes"]:
+        if hashes:
             try:
-                Path(options["hashes"]).write_text(hashed_requirements(plan))
+                Path(hashes).write_text(hashed_requirements(plan))
             except (OSError, LockfileError) as exc:
-                raise CommandError(f"--hashes {options['hashes']}: {exc}") from None
+                raise CommandError(f"--hashes {hashes}: {exc}") from None
         self.stdout.write(f"4/4 published: {index_url}")
         self.stdout.write(f"pip install --index-url {index_url} --only-binary :all: -r {path}")
-        if options["hashes"]:
-            self.stdout.write(
-                f"pip install --index-url {index_url} --require-hashes -r {options['hashes']}"
-            )
+        if hashes:
+            self.stdout.write(f"pip install --index-url {index_url} --require-hashes -r {hashes}")
 
     def _notify(self) -> None:
         """What this run caused is told before it exits (there is no cluster to tell it);
@@ -171,27 +185,14 @@ class Command(BaseCommand):
             )
         return target
 
-    def _plan(self, pending: PendingInput, worker_id: str) -> Any:
-        # Plan here rather than in the cluster: the command's point is to watch it happen.
-        if pending.status == PendingInput.Status.PENDING:
-            enqueue_plan(pending, dispatch=False)
-        elif pending.status in REPLANNABLE:
-            replan(pending, dispatch=False)
-        if claim_for_planning(pending.pk, worker_id) is None:
-            pending.refresh_from_db()
-            raise CommandError(
-                f"input {pending.pk} is {pending.status} and leased to "
-                f"{pending.lease_owner or 'nobody'}; try again when it is done"
-            )
+    def _plan(self, pending: PendingInput, worker_id: str) -> Plan:
         progress = ProgressLine(cast(TextIO, self.stderr._out))
         try:
-            plan = plan_input(pending.pk, worker_id, progress=progress, auto_build=False)
+            return plan_in_foreground(pending, worker_id, progress=progress, auto_build=False)
+        except (PlanQueueError, PlanningFailed) as exc:
+            raise CommandError(str(exc)) from None
         finally:
             progress.done()
-        if plan is None:
-            pending.refresh_from_db()
-            raise CommandError(f"planning failed: {pending.error}")
-        return plan
 
     def _build(self, plan_id: int, runner: Any, worker_id: str, deadline: float) -> None:
         queue = LocalBuildQueue(arches=buildable_arches(runner))
