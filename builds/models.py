@@ -13,7 +13,7 @@ from builds.failure_reasons import FailureReason
 from hints.recipes import validate_recipes
 from inputs.priority import Priority
 from plans.models import Plan, Target
-from refinery.lib.state_machine import Transitions, transition
+from refinery.lib.state_machine import Transitions, statuses_leading_to, transition
 
 
 def default_max_attempts() -> int:
@@ -90,7 +90,8 @@ class BuildJob(models.Model):
         S.SYSTEM_RECIPE_FAILED: frozenset({S.PENDING}),
         S.SKIPPED_KNOWN_FAILURE: frozenset({S.PENDING}),
     }
-    CLAIMABLE: ClassVar[tuple[str, ...]] = (S.PENDING, S.RETRY)
+    # Whatever the state machine lets become leased is what a claim may take.
+    CLAIMABLE: ClassVar[tuple[str, ...]] = statuses_leading_to(TRANSITIONS, S.LEASED)
     LEASED_STATUSES: ClassVar[tuple[str, ...]] = (S.LEASED, S.BUILDING)
     ACTIVE: ClassVar[tuple[str, ...]] = (S.PENDING, S.LEASED, S.BUILDING, S.RETRY)
     SUCCEEDED: ClassVar[tuple[str, ...]] = (S.BUILT, S.CACHED, S.REUSED)

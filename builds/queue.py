@@ -9,7 +9,7 @@ a ``worker_id``; reports from a worker that no longer holds the lease are refuse
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,7 +224,7 @@ def record_existing_wheel(
 _CLAIM_SQL = """
 WITH picked AS (
     SELECT c.id, c.status FROM {job} AS c
-    WHERE c.status IN ('pending', 'retry')
+    WHERE c.status IN ({claimable})
       AND c.next_attempt_at <= %(now)s
       AND c.attempts < c.max_attempts
       AND (%(any_target)s OR c.target_id = ANY(%(targets)s))
@@ -235,20 +235,20 @@ WITH picked AS (
              AND NOT EXISTS (
                  SELECT 1 FROM {job} AS n
                   WHERE n.target_id = c.target_id AND n.name = d.name
-                    AND n.version = d.version AND n.status IN ('built', 'cached', 'reused')))
+                    AND n.version = d.version AND n.status IN ({succeeded})))
     ORDER BY c.priority DESC, c.enqueued_at, c.id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE {job} AS j
-       SET status = 'leased', attempts = j.attempts + 1, lease_owner = %(worker)s,
+       SET status = {leased}, attempts = j.attempts + 1, lease_owner = %(worker)s,
            lease_expires_at = %(expires)s, heartbeat_at = %(now)s, updated_at = %(now)s
       FROM picked
      WHERE j.id = picked.id
  RETURNING {returning}, picked.status AS previous_status
 ), logged AS (
     INSERT INTO {event} (job_id, kind, from_status, to_status, actor, message, data, created_at)
-    SELECT id, 'transition', previous_status, 'leased', %(worker)s, '',
+    SELECT id, {transition_kind}, previous_status, {leased}, %(worker)s, '',
            jsonb_build_object('attempt', attempts), %(now)s
       FROM claimed
 )
@@ -257,7 +257,18 @@ SELECT {columns} FROM claimed ORDER BY priority DESC, enqueued_at, id
 _JOB_FIELDS = BuildJob._meta.concrete_fields
 # Built once: RawQuerySet would re-derive this column-to-field mapping on every claim,
 # which measured as a tenth of a claim's cost (bench/queue_claim.py).
+
+
+def _sql_strings(values: Iterable[str]) -> str:
+    """Status names as SQL literals: they come from the model's choices, never from input."""
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
 _CLAIM_SQL_FORMATTED = _CLAIM_SQL.format(
+    claimable=_sql_strings(BuildJob.CLAIMABLE),
+    succeeded=_sql_strings(BuildJob.SUCCEEDED),
+    leased=_sql_strings([Status.LEASED]),
+    transition_kind=_sql_strings([BuildEvent.Kind.TRANSITION]),
     job=BuildJob._meta.db_table,
     event=BuildEvent._meta.db_table,
     dependency=BuildDependency._meta.db_table,

@@ -121,7 +121,7 @@ def queue_for_planning(pending: PendingInput, *, dispatch: bool = True) -> Pendi
 _POP_SQL = """
 WITH picked AS (
     SELECT id FROM {table}
-    WHERE status = 'planning' AND lease_owner = ''
+    WHERE status = '{planning}' AND lease_owner = ''
     ORDER BY priority DESC, plan_queued_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -146,7 +146,7 @@ def pop_for_planning(
     now = _now(now)
     expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
     if supports_skip_locked():
-        sql = _POP_SQL.format(table=PendingInput._meta.db_table)
+        sql = _POP_SQL.format(table=PendingInput._meta.db_table, planning=Status.PLANNING.value)
         params = {"limit": max_n, "worker": worker_id, "expires": expires, "now": now}
         popped = list(PendingInput.objects.raw(sql, params))
         return sorted(popped, key=lambda p: (-p.priority, p.plan_queued_at or now, p.pk))

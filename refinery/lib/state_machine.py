@@ -36,6 +36,12 @@ class TransitionConflict(IllegalTransition):
         )
 
 
+def statuses_leading_to(transitions: Transitions, target: str) -> tuple[str, ...]:
+    """Every status the machine allows to move to ``target``, in the table's order: what a
+    bulk update to ``target`` (a claim) may select."""
+    return tuple(status for status, exits in transitions.items() if target in exits)
+
+
 def check_transition(
     transitions: Transitions, model: str, pk: object, current: str, target: str
 ) -> None:

@@ -95,3 +95,12 @@ def test_the_seed_statuses_are_exactly_the_ones_modelled():
         "system_recipe_failed",
         "cancelled",
     }
+
+
+def test_a_claim_takes_exactly_the_statuses_the_machine_lets_become_leased():
+    """The claim SQL is built from this list, so a status added to the machine with an edge
+    to leased is claimable without touching the SQL, and no other status ever is."""
+    leasable = {
+        status for status, exits in BuildJob.TRANSITIONS.items() if BuildJob.Status.LEASED in exits
+    }
+    assert set(BuildJob.CLAIMABLE) == leasable == {"pending", "retry"}
