@@ -9,10 +9,24 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from inputs.forms import RequirementsUploadForm
-from inputs.models import PendingInput
+from inputs.models import InputEvent, PendingInput
 from inputs.plan_queue import PlanQueueError, enqueue_plan, replan
 from inputs.services import UploadError
 from refinery.lib.state_machine import IllegalTransition
+
+
+class InputEventInline(admin.TabularInline[InputEvent, PendingInput]):
+    """The input's trail, read-only: status changes and plan leases."""
+
+    model = InputEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "from_status", "to_status", "actor", "message")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: PendingInput | None = None) -> bool:
+        return False
 
 
 @admin.register(PendingInput)
@@ -53,6 +67,7 @@ class PendingInputAdmin(admin.ModelAdmin[PendingInput]):
         "created_at",
         "updated_at",
     )
+    inlines = (InputEventInline,)
     actions = ("enqueue_plan_action", "replan_action")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from inputs.priority import Priority
 from refinery.lib.signals import input_status_changed
@@ -115,10 +116,74 @@ class PendingInput(models.Model):
         return f"{self.original_filename} ({self.kind}, {self.status})"
 
     def transition_to(
-        self, target: str, *, extra_filter: dict[str, Any] | None = None, **changes: Any
+        self,
+        target: str,
+        *,
+        extra_filter: dict[str, Any] | None = None,
+        actor: str = "",
+        message: str = "",
+        **changes: Any,
     ) -> None:
-        transition(self, self.TRANSITIONS, target, extra_filter=extra_filter, **changes)
+        """A guarded status change and its event, in one transaction."""
+        previous = self.status
+        with transaction.atomic():
+            transition(self, self.TRANSITIONS, target, extra_filter=extra_filter, **changes)
+            InputEvent.objects.create(
+                input=self,
+                kind=InputEvent.Kind.TRANSITION,
+                from_status=previous,
+                to_status=target,
+                actor=actor,
+                message=(message or changes.get("error") or "")[:500],
+                created_at=self.updated_at,
+            )
         pk = self.pk
         transaction.on_commit(
             lambda: input_status_changed.send(sender=PendingInput, input_id=pk, status=target)
         )
+
+
+class InputEvent(models.Model):
+    """An input's trail, like a build job's: every status change, and every plan lease taken,
+    given back or lost (the status stays ``planning`` through those, as the seeds define it:
+    queued or being planned)."""
+
+    class Kind(models.TextChoices):
+        TRANSITION = "transition"
+        LEASED = "leased"  # a planner took it from the queue
+        RELEASED = "released"  # back in the queue: handed back, or its planner lost the lease
+
+    input = models.ForeignKey(PendingInput, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    actor = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["input", "created_at"], name="inputevent_input_time_idx")]
+
+    def __str__(self) -> str:
+        return f"input {self.input_id}: {self.kind} {self.from_status}->{self.to_status}"
+
+
+def record_lease_events(
+    input_ids: list[int], kind: str, *, actor: str, message: str = "", at: Any = None
+) -> None:
+    """One lease event per input (the status stays planning)."""
+    at = at or timezone.now()
+    InputEvent.objects.bulk_create(
+        InputEvent(
+            input_id=input_id,
+            kind=kind,
+            from_status=PendingInput.Status.PLANNING,
+            to_status=PendingInput.Status.PLANNING,
+            actor=actor,
+            message=message[:500],
+            created_at=at,
+        )
+        for input_id in input_ids
+    )

@@ -19,7 +19,7 @@ from django.db.models import Avg, Count, F, Min, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from inputs.models import PendingInput
+from inputs.models import InputEvent, PendingInput, record_lease_events
 from inputs.strategy import STRATEGIES
 from refinery.lib.db import supports_skip_locked
 from refinery.lib.queue_stats import QueueStats
@@ -118,6 +118,7 @@ def queue_for_planning(pending: PendingInput, *, dispatch: bool = True) -> Pendi
     return replan(pending, dispatch=dispatch)
 
 
+# The lease and its event in one statement, as the build queue's claim does.
 _POP_SQL = """
 WITH picked AS (
     SELECT id FROM {table}
@@ -125,13 +126,20 @@ WITH picked AS (
     ORDER BY priority DESC, plan_queued_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE {table} AS t
+       SET lease_owner = %(worker)s, lease_expires_at = %(expires)s, plan_started_at = %(now)s,
+           plan_attempts = t.plan_attempts + 1, updated_at = %(now)s
+      FROM picked
+     WHERE t.id = picked.id
+ RETURNING t.*
+), logged AS (
+    INSERT INTO {event} (input_id, kind, from_status, to_status, actor, message, data, created_at)
+    SELECT id, '{leased}', status, status, %(worker)s, '',
+           jsonb_build_object('attempt', plan_attempts), %(now)s
+      FROM leased
 )
-UPDATE {table} AS t
-   SET lease_owner = %(worker)s, lease_expires_at = %(expires)s, plan_started_at = %(now)s,
-       plan_attempts = t.plan_attempts + 1, updated_at = %(now)s
-  FROM picked
- WHERE t.id = picked.id
-RETURNING t.*
+SELECT * FROM leased
 """
 
 
@@ -146,7 +154,12 @@ def pop_for_planning(
     now = _now(now)
     expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
     if supports_skip_locked():
-        sql = _POP_SQL.format(table=PendingInput._meta.db_table, planning=Status.PLANNING.value)
+        sql = _POP_SQL.format(
+            table=PendingInput._meta.db_table,
+            event=InputEvent._meta.db_table,
+            planning=Status.PLANNING.value,
+            leased=InputEvent.Kind.LEASED.value,
+        )
         params = {"limit": max_n, "worker": worker_id, "expires": expires, "now": now}
         popped = list(PendingInput.objects.raw(sql, params))
         return sorted(popped, key=lambda p: (-p.priority, p.plan_queued_at or now, p.pk))
@@ -163,6 +176,7 @@ def pop_for_planning(
             plan_attempts=F("plan_attempts") + 1,
             updated_at=now,
         )
+        record_lease_events(ids, InputEvent.Kind.LEASED, actor=worker_id, at=now)
         return list(
             PendingInput.objects.filter(id__in=ids).order_by("-priority", "plan_queued_at", "id")
         )
@@ -188,7 +202,10 @@ def claim_for_planning(
         plan_attempts=F("plan_attempts") + 1,
         updated_at=now,
     )
-    return get_input(pending_id) if updated == 1 else None
+    if updated != 1:
+        return None
+    record_lease_events([pending_id], InputEvent.Kind.LEASED, actor=worker_id, at=now)
+    return get_input(pending_id)
 
 
 def _held(pending_id: int, worker_id: str) -> PendingInput:
@@ -224,7 +241,12 @@ def mark_planned(pending_id: int, worker_id: str, *, now: datetime | None = None
     """The plan worker saved a plan for this input: planning -> planned, lease released."""
     pending = _held(pending_id, worker_id)
     pending.transition_to(
-        Status.PLANNED, lease_owner="", lease_expires_at=None, plan_finished_at=_now(now), error=""
+        Status.PLANNED,
+        actor=worker_id,
+        lease_owner="",
+        lease_expires_at=None,
+        plan_finished_at=_now(now),
+        error="",
     )
     return pending
 
@@ -237,6 +259,7 @@ def mark_planning_failed(
     pending = _held(pending_id, worker_id)
     pending.transition_to(
         Status.FAILED,
+        actor=worker_id,
         lease_owner="",
         lease_expires_at=None,
         plan_finished_at=_now(now),
@@ -258,6 +281,13 @@ def release_planning(
         plan_started_at=None,
         plan_attempts=F("plan_attempts") - 1,
         updated_at=_now(now),
+    )
+    record_lease_events(
+        [pending.pk],
+        InputEvent.Kind.RELEASED,
+        actor=worker_id,
+        message="handed back unplanned; the attempt is refunded",
+        at=_now(now),
     )
     pending.refresh_from_db()
     if dispatch:
@@ -318,10 +348,14 @@ def _requeue_plans(
                 PendingInput.objects.filter(pk=pending.pk).update(
                     lease_owner="", lease_expires_at=None, error=message, updated_at=now
                 )
+                record_lease_events(
+                    [pending.pk], InputEvent.Kind.RELEASED, actor="reaper", message=message, at=now
+                )
                 requeued += 1
             else:
                 pending.transition_to(
                     Status.FAILED,
+                    actor="reaper",
                     lease_owner="",
                     lease_expires_at=None,
                     plan_finished_at=now,

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from inputs.models import PendingInput
+from inputs.models import InputEvent, PendingInput
 from inputs.priority import Priority
 from inputs.strategy import STRATEGIES
 
@@ -66,14 +66,22 @@ class RequirementsUploadResultSerializer(serializers.Serializer[Any]):
     input = PendingInputSerializer()
 
 
+class InputEventSerializer(serializers.ModelSerializer[InputEvent]):
+    class Meta:
+        model = InputEvent
+        fields = ["kind", "from_status", "to_status", "actor", "message", "data", "created_at"]
+
+
 class PendingInputDetailSerializer(PendingInputSerializer):
-    """An input with its validated content and the plans made from it (newest first)."""
+    """An input with its validated content, the plans made from it (newest first) and its
+    trail (status changes, plan leases taken and given back; oldest first)."""
 
     parsed = serializers.JSONField()
     plans = serializers.SerializerMethodField()
+    events = InputEventSerializer(many=True, read_only=True)
 
     class Meta(PendingInputSerializer.Meta):
-        fields = [*PendingInputSerializer.Meta.fields, "parsed", "plans"]
+        fields = [*PendingInputSerializer.Meta.fields, "parsed", "plans", "events"]
 
     def get_plans(self, obj: PendingInput) -> list[int]:
         # The reverse relation of the plans app's link table: inputs import no other app.
