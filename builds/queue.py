@@ -29,12 +29,16 @@ from inputs.priority import Priority
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import supports_skip_locked
+from refinery.lib.leases import Lease
 from refinery.lib.state_machine import IllegalTransition
-from refinery.lib.worker_liveness import dead_local_workers
 
 logger = logging.getLogger(__name__)
 
 Status = BuildJob.Status
+# A build job is held while leased or building; a heartbeat also stamps heartbeat_at.
+BUILD_LEASE = Lease(
+    BuildJob, Q(status__in=BuildJob.LEASED_STATUSES), lambda: settings.BUILD_LEASE_SEC
+)
 Reason = BuildJob.FailureReason
 
 
@@ -316,7 +320,7 @@ def claim(
     if max_n < 1:
         raise QueueError("max_n must be at least 1")
     now = _now(now)
-    expires = now + timedelta(seconds=lease_seconds or settings.BUILD_LEASE_SEC)
+    expires = BUILD_LEASE.expires(now, lease_seconds)
     if supports_skip_locked():
         params: dict[str, datetime | int | str | bool | list[int]] = {
             "now": now,
@@ -399,12 +403,9 @@ def heartbeat(
 ) -> BuildJob:
     """Extend the lease of a job the worker still holds; ``StaleLease`` if it does not."""
     now = _now(now)
-    expires = now + timedelta(seconds=lease_seconds or settings.BUILD_LEASE_SEC)
-    updated = BuildJob.objects.filter(
-        pk=job_id, lease_owner=worker_id, status__in=BuildJob.LEASED_STATUSES
-    ).update(lease_expires_at=expires, heartbeat_at=now, updated_at=now)
+    renewed = BUILD_LEASE.renew(job_id, worker_id, now, lease_seconds, heartbeat_at=now)
     job = _leased_job(job_id)
-    if updated != 1:
+    if not renewed:
         # Let the worker tell "lost my lease" (stop building) from "cancelled" (kill the build).
         raise QueueError(
             f"build job {job_id} is {job.status} and leased to {job.lease_owner or 'nobody'}, "
@@ -808,11 +809,10 @@ def reap_expired_leases(
     sweep (the admin's "requeue expired" on a selection).
     """
     now = _now(now)
-    expired = Q(lease_expires_at__lt=now)
-    scope = BuildJob.objects.filter(status__in=BuildJob.LEASED_STATUSES)
+    expired = BUILD_LEASE.expired(now)
     if job_ids is not None:
-        scope = scope.filter(pk__in=job_ids)
-    result = _reap(scope, expired, now, lambda job: _expired_message(job), gone=False)
+        expired &= Q(pk__in=job_ids)
+    result = _reap(expired, now, lambda job: _expired_message(job), gone=False)
     if result.requeued or result.failed:
         logger.info(
             "reaper: %d expired build leases requeued, %d failed", result.requeued, result.failed
@@ -828,13 +828,10 @@ def reclaim_from_dead_workers(
     ``leftovers`` stops what the dead build left running (its processes, its container)
     before the job can be claimed again, and says what it stopped."""
     now = _now(now)
-    leased = BuildJob.objects.filter(status__in=BuildJob.LEASED_STATUSES)
-    owners = set(leased.order_by().values_list("lease_owner", flat=True).distinct())
-    dead = dead_local_workers(owners)
+    dead = BUILD_LEASE.dead_owners()
     if not dead:
         return ReapResult(requeued=0, failed=0)
     result = _reap(
-        leased,
         Q(lease_owner__in=dead),
         now,
         lambda job: _gone_message(job, leftovers),
@@ -860,62 +857,56 @@ def _expired_message(job: BuildJob) -> str:
 
 
 def _reap(
-    scope: QuerySet[BuildJob],
     condition: Q,
     now: datetime,
     message_for: Callable[[BuildJob], str],
     *,
     gone: bool,
 ) -> ReapResult:
-    """Requeue (or fail, when spent) the jobs of ``scope`` that meet ``condition``, each
-    locked and checked again. A worker known to be gone is retried at once; one that only
-    went quiet waits the usual backoff (it may be a network hiccup, not a crash)."""
-    requeued = failed = 0
-    for job_id in scope.filter(condition).values_list("pk", flat=True).order_by("id")[:1000]:
-        with transaction.atomic():
-            job = (
-                BuildJob.objects.select_for_update(skip_locked=supports_skip_locked())
-                .filter(condition, pk=job_id, status__in=BuildJob.LEASED_STATUSES)
-                .first()
+    """Requeue (or fail, when spent) the leased jobs that meet ``condition``. A worker known
+    to be gone is retried at once; one that only went quiet waits the usual backoff (it may
+    be a network hiccup, not a crash)."""
+    counts = {"requeued": 0, "failed": 0}
+
+    def take_back(job: BuildJob) -> None:
+        owner = job.lease_owner
+        message = message_for(job)
+        common: dict[str, Any] = {
+            "lease_owner": "",
+            "lease_expires_at": None,
+            "failure_reason": Reason.LEASE_EXPIRED,
+            "error": message,
+        }
+        data = {"worker": owner, "attempt": job.attempts, "worker_gone": gone}
+        if job.attempts < job.max_attempts:
+            delay = timedelta(0) if gone else _backoff(job.attempts)
+            _move(
+                job,
+                Status.RETRY,
+                actor="reaper",
+                now=now,
+                message=message,
+                data=data,
+                next_attempt_at=now + delay,
+                **common,
             )
-            if job is None:  # Heartbeat or report arrived after all, or another reaper took it.
-                continue
-            owner = job.lease_owner
-            message = message_for(job)
-            common: dict[str, Any] = {
-                "lease_owner": "",
-                "lease_expires_at": None,
-                "failure_reason": Reason.LEASE_EXPIRED,
-                "error": message,
-            }
-            data = {"worker": owner, "attempt": job.attempts, "worker_gone": gone}
-            if job.attempts < job.max_attempts:
-                delay = timedelta(0) if gone else _backoff(job.attempts)
-                _move(
-                    job,
-                    Status.RETRY,
-                    actor="reaper",
-                    now=now,
-                    message=message,
-                    data=data,
-                    next_attempt_at=now + delay,
-                    **common,
-                )
-                requeued += 1
-            else:
-                _move(
-                    job,
-                    Status.FAILED,
-                    actor="reaper",
-                    now=now,
-                    message=f"{message}; no attempts left ({job.attempts}/{job.max_attempts})",
-                    data=data,
-                    finished_at=now,
-                    **common,
-                )
-                mark_dependents_missing(job, now=now)
-                failed += 1
-    return ReapResult(requeued=requeued, failed=failed)
+            counts["requeued"] += 1
+        else:
+            _move(
+                job,
+                Status.FAILED,
+                actor="reaper",
+                now=now,
+                message=f"{message}; no attempts left ({job.attempts}/{job.max_attempts})",
+                data=data,
+                finished_at=now,
+                **common,
+            )
+            mark_dependents_missing(job, now=now)
+            counts["failed"] += 1
+
+    BUILD_LEASE.take_back(condition, take_back)
+    return ReapResult(**counts)
 
 
 def waiting_jobs() -> QuerySet[BuildJob]:

@@ -22,14 +22,18 @@ from django_q.tasks import async_task
 from inputs.models import InputEvent, PendingInput, record_lease_events
 from inputs.strategy import STRATEGIES
 from refinery.lib.db import supports_skip_locked
+from refinery.lib.leases import Lease
 from refinery.lib.queue_stats import QueueStats
 from refinery.lib.state_machine import IllegalTransition
-from refinery.lib.worker_liveness import dead_local_workers
 
 logger = logging.getLogger(__name__)
 
 Status = PendingInput.Status
 REPLANNABLE = (Status.PLANNED, Status.QUEUED, Status.BUILD_QUEUED, Status.FAILED)
+# An input is held while planning with a planner named (planning with none: it waits).
+PLAN_LEASE = Lease(
+    PendingInput, Q(status=Status.PLANNING) & ~Q(lease_owner=""), lambda: settings.PLAN_LEASE_SEC
+)
 
 
 class PlanQueueError(Exception):
@@ -152,7 +156,7 @@ def pop_for_planning(
     if max_n < 1:
         raise PlanQueueError("max must be at least 1")
     now = _now(now)
-    expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
+    expires = PLAN_LEASE.expires(now, lease_seconds)
     if supports_skip_locked():
         sql = _POP_SQL.format(
             table=PendingInput._meta.db_table,
@@ -192,7 +196,7 @@ def claim_for_planning(
 ) -> PendingInput | None:
     """Lease one queued input to ``worker_id``; None when it is not waiting (safe to repeat)."""
     now = _now(now)
-    expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
+    expires = PLAN_LEASE.expires(now, lease_seconds)
     updated = PendingInput.objects.filter(
         pk=pending_id, status=Status.PLANNING, lease_owner=""
     ).update(
@@ -226,12 +230,7 @@ def heartbeat_planning(
     lease_seconds: int | None = None,
     now: datetime | None = None,
 ) -> PendingInput:
-    now = _now(now)
-    expires = now + timedelta(seconds=lease_seconds or settings.PLAN_LEASE_SEC)
-    updated = PendingInput.objects.filter(
-        pk=pending_id, status=Status.PLANNING, lease_owner=worker_id
-    ).update(lease_expires_at=expires, updated_at=now)
-    if updated != 1:
+    if not PLAN_LEASE.renew(pending_id, worker_id, _now(now), lease_seconds):
         _held(pending_id, worker_id)  # Raises with the current owner and status.
     return get_input(pending_id)
 
@@ -299,7 +298,7 @@ def reap_expired_plan_leases(*, now: datetime | None = None) -> tuple[int, int]:
     """Requeue inputs whose plan worker vanished, fail those out of attempts; (requeued, failed)."""
     now = _now(now)
     requeued, failed = _requeue_plans(
-        Q(lease_expires_at__lt=now), now, lambda owner: f"plan worker {owner} lost its lease"
+        PLAN_LEASE.expired(now), now, lambda owner: f"plan worker {owner} lost its lease"
     )
     if requeued or failed:
         logger.info("reaper: %d expired plan leases requeued, %d failed", requeued, failed)
@@ -310,8 +309,7 @@ def reclaim_plans_from_dead_workers(*, now: datetime | None = None) -> tuple[int
     """Inputs being planned by a worker of this host whose process is gone (killed, or its
     cluster restarted): back in the plan queue at once, not after PLAN_LEASE_SEC."""
     now = _now(now)
-    planning = PendingInput.objects.filter(status=Status.PLANNING).exclude(lease_owner="")
-    dead = dead_local_workers(set(planning.values_list("lease_owner", flat=True)))
+    dead = PLAN_LEASE.dead_owners()
     if not dead:
         return 0, 0
     requeued, failed = _requeue_plans(
@@ -331,38 +329,31 @@ def reclaim_plans_from_dead_workers(*, now: datetime | None = None) -> tuple[int
 def _requeue_plans(
     condition: Q, now: datetime, message_for: Callable[[str], str]
 ) -> tuple[int, int]:
-    requeued = failed = 0
-    leased = PendingInput.objects.filter(condition, status=Status.PLANNING).exclude(lease_owner="")
-    for pending_id in leased.values_list("pk", flat=True)[:1000]:
-        with transaction.atomic():
-            pending = (
-                PendingInput.objects.select_for_update(skip_locked=supports_skip_locked())
-                .filter(condition, pk=pending_id, status=Status.PLANNING)
-                .exclude(lease_owner="")
-                .first()
+    counts = {"requeued": 0, "failed": 0}
+
+    def take_back(pending: PendingInput) -> None:
+        message = message_for(pending.lease_owner)
+        if pending.plan_attempts < settings.PLAN_MAX_ATTEMPTS:
+            PendingInput.objects.filter(pk=pending.pk).update(
+                lease_owner="", lease_expires_at=None, error=message, updated_at=now
             )
-            if pending is None:
-                continue
-            message = message_for(pending.lease_owner)
-            if pending.plan_attempts < settings.PLAN_MAX_ATTEMPTS:
-                PendingInput.objects.filter(pk=pending.pk).update(
-                    lease_owner="", lease_expires_at=None, error=message, updated_at=now
-                )
-                record_lease_events(
-                    [pending.pk], InputEvent.Kind.RELEASED, actor="reaper", message=message, at=now
-                )
-                requeued += 1
-            else:
-                pending.transition_to(
-                    Status.FAILED,
-                    actor="reaper",
-                    lease_owner="",
-                    lease_expires_at=None,
-                    plan_finished_at=now,
-                    error=f"{message}; no attempts left ({pending.plan_attempts})",
-                )
-                failed += 1
-    return requeued, failed
+            record_lease_events(
+                [pending.pk], InputEvent.Kind.RELEASED, actor="reaper", message=message, at=now
+            )
+            counts["requeued"] += 1
+        else:
+            pending.transition_to(
+                Status.FAILED,
+                actor="reaper",
+                lease_owner="",
+                lease_expires_at=None,
+                plan_finished_at=now,
+                error=f"{message}; no attempts left ({pending.plan_attempts})",
+            )
+            counts["failed"] += 1
+
+    PLAN_LEASE.take_back(condition, take_back)
+    return counts["requeued"], counts["failed"]
 
 
 def plan_queue_stats(*, now: datetime | None = None) -> QueueStats:
