@@ -389,49 +389,83 @@ def build_one(
                 queue.release(job.id, worker_id)  # shutting down: give it back unbuilt
                 return f"job {job.id}: released on shutdown"
             if not result.ok:
-                reason, error = result.reason, result.detail or result.reason
-                cause = stated_cause(sink.lines)
-                repairable = runner.name if result.repairable else ""
-                if cause is not None:
-                    # The build script stopped by itself (a download, a package manager, a
-                    # hash): "download failed (…)" says more than "exit code 67", and it is
-                    # nothing a repair of the package's build could fix.
-                    error, repairable = f"{cause} ({error})", ""
-                elif reason == BuildJob.FailureReason.BUILD_ERROR:
-                    missing = missing_dependency(sink.lines)
-                    if missing is not None:
-                        reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
-                sink.close()  # the whole log is stored before anyone reads it for a repair
-                queue.fail(job.id, worker_id, reason=reason, error=error, runner=repairable)
-                return f"job {job.id}: {reason} ({error})"
-            stored = []
-            for wheel in result.wheels:
-                try:
-                    inspect_built_wheel(wheel)
-                    fixed = repaired(
-                        wheel, job, spec, runner, output, sink, cancelled=lambda: bool(beat.lost)
-                    )
-                    stored.append(queue.store(job, fixed, _provenance(job, runner, result, pins)))
-                except FilenameTaken as exc:
-                    # One name, one file: the published one stands and serves this job too.
-                    sink.write(f"worker: {exc}; the published file is kept")
-                    stored.append(exc.published_sha256)
-                except ArtifactError as exc:
-                    sink.write(f"worker: {exc}")
-                    sink.close()
-                    reason = (
-                        BuildJob.FailureReason.TARGET_TOO_OLD
-                        if isinstance(exc, TargetTooOld)
-                        else BuildJob.FailureReason.BUILD_ERROR
-                    )
-                    queue.fail(job.id, worker_id, reason=reason, error=str(exc))
-                    return f"job {job.id}: {reason} ({exc})"
-            sink.close()  # the whole log is stored before the job is final
-            queue.complete(job.id, worker_id, message=f"stored {', '.join(stored)}")
-            return f"job {job.id}: built in {result.elapsed:.1f} s"
+                return _report_failure(queue, job, worker_id, runner, result, sink)
+            built = _BuiltJob(job, spec, runner, result, pins, output)
+            return _store_wheels(queue, built, worker_id, sink, lost=lambda: bool(beat.lost))
     finally:
         beat.stopped.set()
         sink.close()
+
+
+def _report_failure(
+    queue: BuildQueue,
+    job: ClaimedJob,
+    worker_id: str,
+    runner: Runner,
+    result: RunResult,
+    sink: TailSink,
+) -> str:
+    """A failed run, reported with the most telling reason the log gives."""
+    reason, error = result.reason, result.detail or result.reason
+    cause = stated_cause(sink.lines)
+    repairable = runner.name if result.repairable else ""
+    if cause is not None:
+        # The build script stopped by itself (a download, a package manager, a hash):
+        # "download failed (…)" says more than "exit code 67", and it is nothing a repair
+        # of the package's build could fix.
+        error, repairable = f"{cause} ({error})", ""
+    elif reason == BuildJob.FailureReason.BUILD_ERROR:
+        missing = missing_dependency(sink.lines)
+        if missing is not None:
+            reason, error = BuildJob.FailureReason.MISSING_BUILD_DEPENDENCY, missing
+    sink.close()  # the whole log is stored before anyone reads it for a repair
+    queue.fail(job.id, worker_id, reason=reason, error=error, runner=repairable)
+    return f"job {job.id}: {reason} ({error})"
+
+
+@dataclass(frozen=True)
+class _BuiltJob:
+    """What a successful run leaves for storing: the job, what it ran, where."""
+
+    job: ClaimedJob
+    spec: BuildSpec
+    runner: Runner
+    result: RunResult
+    pins: list[str]
+    output: Path
+
+
+def _store_wheels(
+    queue: BuildQueue, built: _BuiltJob, worker_id: str, sink: TailSink, *, lost: Callable[[], bool]
+) -> str:
+    """Check, repair and store each wheel of a successful run, then complete the job."""
+    job = built.job
+    stored = []
+    for wheel in built.result.wheels:
+        try:
+            inspect_built_wheel(wheel)
+            fixed = repaired(
+                wheel, job, built.spec, built.runner, built.output, sink, cancelled=lost
+            )
+            provenance = _provenance(job, built.runner, built.result, built.pins)
+            stored.append(queue.store(job, fixed, provenance))
+        except FilenameTaken as exc:
+            # One name, one file: the published one stands and serves this job too.
+            sink.write(f"worker: {exc}; the published file is kept")
+            stored.append(exc.published_sha256)
+        except ArtifactError as exc:
+            sink.write(f"worker: {exc}")
+            sink.close()
+            reason = (
+                BuildJob.FailureReason.TARGET_TOO_OLD
+                if isinstance(exc, TargetTooOld)
+                else BuildJob.FailureReason.BUILD_ERROR
+            )
+            queue.fail(job.id, worker_id, reason=reason, error=str(exc))
+            return f"job {job.id}: {reason} ({exc})"
+    sink.close()  # the whole log is stored before the job is final
+    queue.complete(job.id, worker_id, message=f"stored {', '.join(stored)}")
+    return f"job {job.id}: built in {built.result.elapsed:.1f} s"
 
 
 def inspect_built_wheel(wheel: Path) -> None:

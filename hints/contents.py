@@ -120,6 +120,34 @@ def _lines(handle: BinaryIO) -> Iterator[bytes]:
         yield from unpacked
 
 
+def _index_contents(
+    archive: Path,
+    package_ids: dict[str, int],
+    rows: list[tuple[str, str, str, int]],
+    counts: dict[str, int],
+) -> None:
+    """Every package a Contents file names gets an id; the files repairs look up (headers,
+    libraries, tools, pkg-config and CMake files) become rows, counted by kind."""
+    with archive.open("rb") as handle:
+        for line in _lines(handle):
+            parsed = parse_line(line)
+            if parsed is None:
+                continue
+            path, packages = parsed
+            for package in packages:
+                if package not in package_ids:
+                    package_ids[package] = len(package_ids) + 1
+            if not path.startswith(_PREFIXES):
+                continue
+            kept = classify(path)
+            if kept is None:
+                continue
+            kind, key = kept
+            counts[kind] = counts.get(kind, 0) + 1
+            text = path.decode("utf-8", "replace")
+            rows.extend((kind, key, text, package_ids[p]) for p in packages)
+
+
 def build_index(
     mirror: str,
     suite: str,
@@ -154,24 +182,7 @@ def build_index(
             sha256 = _download(url, archive, say)
             connection.execute("INSERT INTO source VALUES (?, ?)", (url, sha256))
             say(f"indexing Contents-{flavour}")
-            with archive.open("rb") as handle:
-                for line in _lines(handle):
-                    parsed = parse_line(line)
-                    if parsed is None:
-                        continue
-                    path, packages = parsed
-                    for package in packages:
-                        if package not in package_ids:
-                            package_ids[package] = len(package_ids) + 1
-                    if not path.startswith(_PREFIXES):
-                        continue
-                    kept = classify(path)
-                    if kept is None:
-                        continue
-                    kind, key = kept
-                    counts[kind] = counts.get(kind, 0) + 1
-                    text = path.decode("utf-8", "replace")
-                    rows.extend((kind, key, text, package_ids[p]) for p in packages)
+            _index_contents(archive, package_ids, rows, counts)
             archive.unlink()
         connection.executemany(
             "INSERT INTO package VALUES (?, ?)", ((i, n) for n, i in package_ids.items())

@@ -177,14 +177,49 @@ def decide(lines: Sequence[str], facts: JobFacts, index: Index | None) -> Decisi
         return decision
 
     tried = _tried(facts)
-    chosen: set[str] = set()  # this round's packages
-    additions: list[dict[str, Any]] = []
-    origins: list[dict[str, Any]] = []
-    dirs = include_dirs(lines)
-    system_problems = [p for p in problems if p.kind not in (PYTHON_MODULE, BUILD_ERROR)]
-    for problem in system_problems:
-        if index is None:
-            continue
+    fixes = _Fixes()
+    chosen = _system_fixes(problems, facts, index, include_dirs(lines), decision, tried, fixes)
+    tried |= chosen
+    _hint_fixes(hints, facts, fixes)
+    if not fixes.additions:
+        # A Python module is looked at only once no system problem is left to fix: a
+        # failing extension often drags an unrelated import error behind it.
+        for problem in (p for p in problems if p.kind == PYTHON_MODULE):
+            requirement = _python_requirement(problem)
+            fixes.add(
+                {"type": "build_requires", "requirements": [requirement]},
+                {"requirements": [requirement], "problem": problem.as_json()},
+            )
+    return _verdict(decision, facts, fixes, tried)
+
+
+@dataclass
+class _Fixes:
+    """This round's recipes, each with where it came from."""
+
+    additions: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, recipe: dict[str, Any], origin: dict[str, Any]) -> None:
+        self.additions.append(recipe)
+        self.origins.append(origin)
+
+
+def _system_fixes(
+    problems: list[Problem],
+    facts: JobFacts,
+    index: Index | None,
+    dirs: frozenset[str],
+    decision: Decision,
+    tried: set[str],
+    fixes: _Fixes,
+) -> set[str]:
+    """A package for each system problem the builder's suite can fix; returns the packages
+    chosen this round."""
+    chosen: set[str] = set()
+    if index is None:
+        return chosen
+    for problem in (p for p in problems if p.kind not in (PYTHON_MODULE, BUILD_ERROR)):
         found = candidates_for(
             problem, index, project=facts.package, installed=facts.installed, include_dirs=dirs
         )
@@ -195,29 +230,33 @@ def decide(lines: Sequence[str], facts: JobFacts, index: Index | None) -> Decisi
         if choice is not None and choice[0][0] not in chosen:
             packages, origin = choice
             chosen.update(packages)
-            additions.append({"type": "system_packages", "packages": packages})
-            origins.append(origin)
-    tried |= chosen
+            fixes.add({"type": "system_packages", "packages": packages}, origin)
+    return chosen
+
+
+def _hint_fixes(hints: Sequence[Hint], facts: JobFacts, fixes: _Fixes) -> None:
+    """The matching hints' recipes not applied in an earlier round."""
     for hint in hints:
         if combine(facts.recipes, hint.recipes) == combine(facts.recipes):
             continue  # applied in an earlier round already
-        agrees = combine(facts.recipes, additions, hint.recipes) == combine(
-            facts.recipes, additions
+        agrees = combine(facts.recipes, fixes.additions, hint.recipes) == combine(
+            facts.recipes, fixes.additions
         )
-        additions.extend(hint.recipes)
         # A hint that names what inference found too is recorded: both paths agreed.
-        origins.append(
-            {"hint": hint.name, "recipes": hint.recipes, **({"agrees": True} if agrees else {})}
-        )
-    if not additions:
-        # A Python module is looked at only once no system problem is left to fix: a
-        # failing extension often drags an unrelated import error behind it.
-        for problem in (p for p in problems if p.kind == PYTHON_MODULE):
-            requirement = _python_requirement(problem)
-            additions.append({"type": "build_requires", "requirements": [requirement]})
-            origins.append({"requirements": [requirement], "problem": problem.as_json()})
+        origin = {
+            "hint": hint.name,
+            "recipes": hint.recipes,
+            **({"agrees": True} if agrees else {}),
+        }
+        fixes.additions.extend(hint.recipes)
+        fixes.origins.append(origin)
 
-    combined = combine(facts.recipes, additions)
+
+def _verdict(decision: Decision, facts: JobFacts, fixes: _Fixes, tried: set[str]) -> Decision:
+    """Repair with the combined recipes, or say why not (nothing new, the runner cannot
+    install system packages, or the rounds are spent)."""
+    problems = decision.problems
+    combined = combine(facts.recipes, fixes.additions)
     if combined == combine(facts.recipes):
         decision.message = "no repair found: " + _summary(problems, decision.candidates, tried)
         return decision
@@ -239,8 +278,8 @@ def decide(lines: Sequence[str], facts: JobFacts, index: Index | None) -> Decisi
         return decision
     decision.outcome = REPAIR
     decision.recipes = combined
-    decision.origins = origins
-    decision.message = "repair: " + "; ".join(_origin_text(origin) for origin in origins)
+    decision.origins = fixes.origins
+    decision.message = "repair: " + "; ".join(_origin_text(origin) for origin in fixes.origins)
     return decision
 
 

@@ -79,20 +79,7 @@ def compute_plan(
         env = TargetEnvironment(request.python_version, request.platform_tag)
     except TargetError as exc:
         raise PlanError(str(exc)) from None
-    requirements: list[Requirement] = []
-    hashes: dict[NormalizedName, frozenset[str]] = {}
-    for item in request.requirements:
-        requirement = Requirement(item["requirement"])
-        try:
-            if not env.evaluate(requirement.marker):
-                continue  # markers are the target's, e.g. platform_machine == "s390x"
-        except MarkerError as exc:
-            raise PlanError(f"line {item.get('line', '?')}: {exc}") from None
-        requirement.marker = None
-        requirements.append(requirement)
-        if item.get("hashes"):
-            name = canonicalize_name(requirement.name)
-            hashes[name] = hashes.get(name, frozenset()) | frozenset(item["hashes"])
+    requirements, hashes = _for_target(request.requirements, env)
     if not requirements:
         raise PlanError(f"no requirement in the file applies to {env}")
     overrides = parse_overrides(request.overrides)
@@ -130,6 +117,28 @@ def compute_plan(
         "counts": {action: actions.count(action) for action in ("build", "reuse", "cached")},
     }
     return dag_json, snapshot
+
+
+def _for_target(
+    items: list[dict[str, Any]], env: TargetEnvironment
+) -> tuple[list[Requirement], dict[NormalizedName, frozenset[str]]]:
+    """The stored requirements whose markers hold for the target (markers dropped), and the
+    hashes each name is pinned to."""
+    requirements: list[Requirement] = []
+    hashes: dict[NormalizedName, frozenset[str]] = {}
+    for item in items:
+        requirement = Requirement(item["requirement"])
+        try:
+            if not env.evaluate(requirement.marker):
+                continue  # markers are the target's, e.g. platform_machine == "s390x"
+        except MarkerError as exc:
+            raise PlanError(f"line {item.get('line', '?')}: {exc}") from None
+        requirement.marker = None
+        requirements.append(requirement)
+        if item.get("hashes"):
+            name = canonicalize_name(requirement.name)
+            hashes[name] = hashes.get(name, frozenset()) | frozenset(item["hashes"])
+    return requirements, hashes
 
 
 def request_for(pending: PendingInput) -> PlanRequest:

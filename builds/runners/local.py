@@ -63,28 +63,7 @@ class LocalRunner:
                     FailureReason.INFRASTRUCTURE,
                     "venv failed",
                 )
-            env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
-            env.update(spec.environment())
-            env.update(
-                {
-                    "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
-                    "HOME": str(scratch),
-                    "OUTPUT_DIR": str(output_dir),
-                    "WORK_DIR": str(scratch / "work"),
-                    "PIP_CONFIG_FILE": os.devnull,
-                    "PIP_NO_INPUT": "1",
-                    "PYTHONUNBUFFERED": "1",
-                }
-            )
-            # pip in a fresh venv trusts certifi's bundle, not the system store: hand it the
-            # bundle that holds this machine's CAs (a TLS-intercepting proxy's, here).
-            bundle = env.get("SSL_CERT_FILE") or settings.RUNNER_CA_BUNDLE
-            if bundle:
-                env["SSL_CERT_FILE"] = env["PIP_CERT"] = bundle
-            if self.pip_cache is not None:
-                env["PIP_CACHE_DIR"] = str(self.pip_cache)
-            if spec.wheelhouse is not None:
-                env["WHEELHOUSE"] = str(spec.wheelhouse)
+            env = self._environment(spec, venv, scratch, output_dir)
             code, stopped = stream_process(
                 [str(venv / "bin" / "python"), str(BUILD_SCRIPT)],
                 env=marked(env, spec.job_id),
@@ -105,3 +84,32 @@ class LocalRunner:
                 code, [], elapsed, FailureReason.BUILD_ERROR, "the build produced no wheel"
             )
         return RunResult(code, wheels, elapsed, "")
+
+    def _environment(
+        self, spec: BuildSpec, venv: Path, scratch: Path, output_dir: Path
+    ) -> dict[str, str]:
+        """The build's environment: a few of the worker's (never its secrets), the job's,
+        and the venv and scratch folders."""
+        env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+        env.update(spec.environment())
+        env.update(
+            {
+                "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+                "HOME": str(scratch),
+                "OUTPUT_DIR": str(output_dir),
+                "WORK_DIR": str(scratch / "work"),
+                "PIP_CONFIG_FILE": os.devnull,
+                "PIP_NO_INPUT": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        # pip in a fresh venv trusts certifi's bundle, not the system store: hand it the
+        # bundle that holds this machine's CAs (a TLS-intercepting proxy's, here).
+        bundle = env.get("SSL_CERT_FILE") or settings.RUNNER_CA_BUNDLE
+        if bundle:
+            env["SSL_CERT_FILE"] = env["PIP_CERT"] = bundle
+        if self.pip_cache is not None:
+            env["PIP_CACHE_DIR"] = str(self.pip_cache)
+        if spec.wheelhouse is not None:
+            env["WHEELHOUSE"] = str(spec.wheelhouse)
+        return env

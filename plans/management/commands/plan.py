@@ -50,21 +50,37 @@ class Command(BaseCommand):
             )
         except TargetError as exc:
             raise CommandError(str(exc)) from None
+        request = self._request(path, target, options)
+        progress = ProgressLine(cast(TextIO, self.stderr._out))
         try:
-            content = read_requirements_path(path)
-        except OSError as exc:
-            raise CommandError(f"{path}: {exc.strerror}") from None
-        except UploadError as exc:
+            with make_index_client() as client:
+                dag, snapshot = compute_plan(request, client, progress)
+        except (PlanError, IndexFetchError) as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            progress.done()
+        self._show(dag, snapshot, target)
+        if options["json"]:
+            Path(options["json"]).write_text(
+                json.dumps({"dag": dag, "snapshot": snapshot}, indent=2), encoding="utf-8"
+            )
+            self.stdout.write(f"plan written to {options['json']}")
+
+    def _request(
+        self, path: Path, target: TargetEnvironment, options: dict[str, Any]
+    ) -> PlanRequest:
+        """The file and the options, checked, as the planner takes them."""
         try:
-            parsed = parse_with_limits(content, target)
+            parsed = parse_with_limits(read_requirements_path(path), target)
             formats = parsed.format_control
             for option in ("no_binary", "only_binary"):
                 if options[option] is not None:
                     formats.add("--" + option.replace("_", "-"), options[option])
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}") from None
         except RequirementsError as exc:
             raise CommandError(f"{path}: {exc}") from None
-        except FormatControlError as exc:
+        except (UploadError, FormatControlError) as exc:
             raise CommandError(str(exc)) from None
         max_deps = settings.MAX_DEPS
         if options["max_deps"] is not None:
@@ -77,7 +93,7 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(f"--overrides: {exc}") from None
-        request = PlanRequest(
+        return PlanRequest(
             requirements=[item.as_json() for item in parsed.requirements],
             python_version=target.python_version,
             platform_tag=target.platform_tag,
@@ -86,14 +102,10 @@ class Command(BaseCommand):
             max_deps=max_deps,
             format_control=formats.as_json(),
         )
-        progress = ProgressLine(cast(TextIO, self.stderr._out))
-        try:
-            with make_index_client() as client:
-                dag, snapshot = compute_plan(request, client, progress)
-        except (PlanError, IndexFetchError) as exc:
-            progress.done()
-            raise CommandError(str(exc)) from None
-        progress.done()
+
+    def _show(
+        self, dag: dict[str, Any], snapshot: dict[str, Any], target: TargetEnvironment
+    ) -> None:
         nodes = dag["nodes"]
         self.stdout.write(
             table(
@@ -106,11 +118,6 @@ class Command(BaseCommand):
             f"\n{len(nodes)} packages for {target}: {counts['build']} to build, "
             f"{counts['reuse']} to reuse, {counts['cached']} cached ({snapshot['seconds']:.2f} s)"
         )
-        if options["json"]:
-            Path(options["json"]).write_text(
-                json.dumps({"dag": dag, "snapshot": snapshot}, indent=2), encoding="utf-8"
-            )
-            self.stdout.write(f"plan written to {options['json']}")
 
 
 def _why(node: dict[str, Any]) -> str:

@@ -45,12 +45,7 @@ class Command(BaseCommand):
         commands = {"web": _web_server(options["server"], options["host"], port)}
         if not options["no_cluster"]:
             commands["cluster"] = [sys.executable, manage, "qcluster"]
-        # Where clients reach us, unless the deployment says otherwise (a proxy, TLS): the
-        # address served here, so links and install lines name the right port.
-        environment = dict(os.environ)
-        if not environment.get("PUBLIC_URL"):
-            environment["PUBLIC_URL"] = f"http://{_url_host(options['host'])}:{port}"
-        environment["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(environment))
+        environment = _children_environment(options["host"], port)
         # Each child leads a process group of its own, so that a cluster that died leaves
         # no orphaned worker processes behind to go on taking tasks beside its successor.
         clear_shutdown()
@@ -91,19 +86,34 @@ class Command(BaseCommand):
                     commands[name], env=environment, start_new_session=True
                 )
             time.sleep(0.2)
-        # Running builds are handed back within SHUTDOWN_GRACE_SEC (the drains read this),
-        # so that q2's graceful stop, which waits for running tasks, ends in time.
-        announce_shutdown()
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + _GRACE_SECONDS
-        for child in children.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            _kill_group(child)  # what is left of it after the grace period
+        _stop_children(list(children.values()))
         if exited is not None and not stopping:
             raise CommandError(f"{exited[0]} exited with status {exited[1]}; stopped the rest")
+
+
+def _children_environment(host: str, port: str) -> dict[str, str]:
+    """Ours, with where clients reach us unless the deployment says otherwise (a proxy,
+    TLS): the address served here, so links and install lines name the right port."""
+    environment = dict(os.environ)
+    if not environment.get("PUBLIC_URL"):
+        environment["PUBLIC_URL"] = f"http://{_url_host(host)}:{port}"
+    environment["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(environment))
+    return environment
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each, then what is left of them after the grace period killed. Running
+    builds are handed back within SHUTDOWN_GRACE_SEC (the drains read the announcement), so
+    that q2's graceful stop, which waits for running tasks, ends in time."""
+    announce_shutdown()
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + _GRACE_SECONDS
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        _kill_group(child)
 
 
 def _kill_group(child: subprocess.Popen[bytes]) -> None:
