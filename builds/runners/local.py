@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,9 @@ BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "build_script" / "refinery_
 # Variables a build may see from the host; everything else (the host's pip configuration
 # in particular, which may add other indexes) stays out.
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "TMPDIR")
+
+
+_VENV_TIMEOUT_SEC = 300
 
 
 class LocalRunner:
@@ -51,18 +53,21 @@ class LocalRunner:
             scratch = Path(scratch_name)
             venv = scratch / "venv"
             sink.write(f"local runner: creating a fresh venv in {venv}")
-            created = subprocess.run(
-                [self.python, "-m", "venv", str(venv)], capture_output=True, text=True
+            # Watched like the build: a cancel during the venv's seconds stops it too. (The
+            # build's timeout is the build's: the venv has a bound of its own.)
+            created, stopped = stream_process(
+                [self.python, "-m", "venv", str(venv)],
+                env=marked(dict(os.environ), spec.job_id),
+                sink=sink,
+                timeout=_VENV_TIMEOUT_SEC,
+                cancelled=cancelled,
             )
-            if created.returncode != 0:
-                sink.write(created.stderr)
-                return RunResult(
-                    None,
-                    [],
-                    time.monotonic() - started,
-                    FailureReason.INFRASTRUCTURE,
-                    "venv failed",
-                )
+            if stopped or created != 0:
+                elapsed = time.monotonic() - started
+                if stopped:
+                    sink.write(f"local runner: {stopped} while creating the venv")
+                    return RunResult(None, [], elapsed, stopped)
+                return RunResult(None, [], elapsed, FailureReason.INFRASTRUCTURE, "venv failed")
             env = self._environment(spec, venv, scratch, output_dir)
             code, stopped = stream_process(
                 [str(venv / "bin" / "python"), str(BUILD_SCRIPT)],
