@@ -65,7 +65,10 @@ class LocalRunner:
             if stopped or created != 0:
                 elapsed = time.monotonic() - started
                 if stopped:
-                    sink.write(f"local runner: {stopped} while creating the venv")
+                    sink.write(
+                        f"local runner: build {stopped} after {elapsed:.1f} s, while creating "
+                        "the venv; killed"
+                    )
                     return RunResult(None, [], elapsed, stopped)
                 return RunResult(None, [], elapsed, FailureReason.INFRASTRUCTURE, "venv failed")
             env = self._environment(spec, venv, scratch, output_dir)
