@@ -123,24 +123,8 @@ def build_image(
     for downloaded in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
         downloaded.unlink()
     name = image_name(preset, arch)
-    podman = [settings.PODMAN_BIN]
-    env = podman_env()
     stage(f"importing the root filesystem into podman as {name}")
-    say(f"$ tar -C {rootfs} -c . | podman import --arch {arch} - {name}")
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    imported = subprocess.run(
-        [*podman, "import", "--arch", arch, "-", name],
-        stdin=tar.stdout,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert tar.stdout is not None
-    tar.stdout.close()
-    tar.wait()
-    if imported.returncode != 0 or tar.returncode != 0:
-        raise ImageError(f"podman import failed: {imported.stderr.strip()[-300:]}")
-    image_id = imported.stdout.strip().splitlines()[-1] if imported.stdout.strip() else ""
+    image_id = _import_rootfs(rootfs, name, arch, say)
     shutil.rmtree(rootfs, ignore_errors=True)
     stage("listing the image's packages (what repairs need not install)")
     record, _ = BuilderImage.objects.update_or_create(
@@ -149,6 +133,25 @@ def build_image(
         defaults={"image": name, "image_id": image_id, "packages": image_packages(name, arch)},
     )
     return record
+
+
+def _import_rootfs(rootfs: Path, name: str, arch: str, say: Callable[[str], None]) -> str:
+    """``tar | podman import`` the root filesystem as image ``name``; its id."""
+    say(f"$ tar -C {rootfs} -c . | podman import --arch {arch} - {name}")
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        [settings.PODMAN_BIN, "import", "--arch", arch, "-", name],
+        stdin=tar.stdout,
+        capture_output=True,
+        text=True,
+        env=podman_env(),
+    )
+    assert tar.stdout is not None
+    tar.stdout.close()
+    tar.wait()
+    if imported.returncode != 0 or tar.returncode != 0:
+        raise ImageError(f"podman import failed: {imported.stderr.strip()[-300:]}")
+    return imported.stdout.strip().splitlines()[-1] if imported.stdout.strip() else ""
 
 
 def image_packages(image: str, arch: str) -> list[str]:

@@ -498,21 +498,28 @@ def fail(
     )
     if not may_retry:
         return _fail_for_good(job, worker_id, final_status, now=now, data=data, **common)
-    delay = _backoff(attempts)
+    return _retry_later(job, worker_id, now=now, data=data, **common)
+
+
+def _retry_later(
+    job: BuildJob, worker_id: str, *, now: datetime, data: dict[str, Any] | None, **fields: Any
+) -> BuildJob:
+    """Back to the queue as ``retry``, due after the backoff for its attempts."""
+    delay = _backoff(fields["attempts"])
     return _move(
         job,
         Status.RETRY,
         actor=worker_id,
         now=now,
         lease_owner_must_be=worker_id,
-        message=error[:500],
+        message=fields["error"][:500],
         data={
-            "reason": reason,
+            "reason": fields["failure_reason"],
             "retry_in_seconds": round(delay.total_seconds(), 1),
             **(data or {}),
         },
         next_attempt_at=now + delay,
-        **common,
+        **fields,
     )
 
 

@@ -35,7 +35,7 @@ import tomllib
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_SOURCE_MISMATCH = 65
 EXIT_SYSTEM_RECIPE = 66
@@ -235,6 +235,35 @@ def system_packages_main(packages: list[str]) -> int:
     return 0
 
 
+def apply_recipes(recipes: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Apply the recipes that change this process (env, system packages); return the
+    pip arguments and the extra build requirements the build itself takes."""
+    pip_args: list[str] = []
+    extra_build_requires: list[str] = []
+    for recipe in recipes:
+        kind = recipe.get("type")
+        if kind == "env":
+            for key, value in recipe["vars"].items():
+                say(f"recipe: {key}={value}")
+                os.environ[key] = value
+        elif kind == "system_packages":
+            install_system_packages(list(recipe["packages"]))
+        elif kind == "build_requires":
+            extra_build_requires += list(recipe["requirements"])
+        elif kind == "pip_args":
+            pip_args += list(recipe["args"])
+    return pip_args, extra_build_requires
+
+
+def index_arguments(indexes: list[str]) -> list[str]:
+    if not indexes:
+        return []
+    arguments = ["--index-url", indexes[0]]
+    for extra in indexes[1:]:
+        arguments += ["--extra-index-url", extra]
+    return arguments
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--system-packages"]:
         return system_packages_main(sys.argv[2:])
@@ -251,20 +280,7 @@ def main() -> int:
         in_own_venv()  # before any recipe runs: the script starts over in the venv
     say(f"{name}=={version} for {os.environ.get('PYTHON_TAG')}-{os.environ.get('PLATFORM_TAG')}")
 
-    pip_args: list[str] = []
-    extra_build_requires: list[str] = []
-    for recipe in recipes:
-        kind = recipe.get("type")
-        if kind == "env":
-            for key, value in recipe["vars"].items():
-                say(f"recipe: {key}={value}")
-                os.environ[key] = value
-        elif kind == "system_packages":
-            install_system_packages(list(recipe["packages"]))
-        elif kind == "build_requires":
-            extra_build_requires += list(recipe["requirements"])
-        elif kind == "pip_args":
-            pip_args += list(recipe["args"])
+    pip_args, extra_build_requires = apply_recipes(recipes)
 
     url, expected = os.environ["SDIST_URL"], os.environ["SDIST_SHA256"].lower()
     sdist = scratch / url.rsplit("/", 1)[-1].split("#")[0]
@@ -276,11 +292,7 @@ def main() -> int:
         return EXIT_SOURCE_MISMATCH
     say(f"sha256 verified: {actual}")
 
-    index_args: list[str] = []
-    if indexes:
-        index_args = ["--index-url", indexes[0]]
-        for extra in indexes[1:]:
-            index_args += ["--extra-index-url", extra]
+    index_args = index_arguments(indexes)
     use_planned_build_environment(scratch, {requirement_name(r) for r in extra_build_requires})
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     if extra_build_requires:
