@@ -37,7 +37,7 @@ UPDATE builds_buildjob
  WHERE id IN (
     SELECT id FROM builds_buildjob
      WHERE status IN ('pending', 'retry') AND next_attempt_at <= now()
-     ORDER BY priority DESC, enqueued_at, id
+     ORDER BY priority DESC, enqueued_at, critical_path_ms DESC, id
      LIMIT %(limit)s
      FOR UPDATE SKIP LOCKED)
 RETURNING id

@@ -104,6 +104,12 @@ class BuildJob(models.Model):
     target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="build_jobs")
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    critical_path_ms = models.PositiveIntegerField(
+        default=0,
+        help_text="Expected time from this build's start to the end of the longest chain of "
+        "its plan's builds that wait for it (its own included), from earlier build times: "
+        "among jobs of equal priority queued together, the longest is claimed first.",
+    )
 
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=default_max_attempts)
@@ -176,9 +182,10 @@ class BuildJob(models.Model):
             ),
         ]
         indexes = [
-            # claim(): claimable rows by priority DESC, enqueued_at, id (FOR UPDATE SKIP LOCKED).
+            # claim(): claimable rows by priority DESC, enqueued_at, critical_path_ms DESC, id
+            # (FOR UPDATE SKIP LOCKED).
             models.Index(
-                fields=["-priority", "enqueued_at", "id"],
+                fields=["-priority", "enqueued_at", "-critical_path_ms", "id"],
                 name="buildjob_claim_idx",
                 condition=Q(status__in=["pending", "retry"]),
             ),

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from builds.critical_path import critical_paths, expected_build_ms
 from builds.manifest import write_manifest
 from builds.models import BuildDependency, BuildJob
 from builds.queue import QueueError, enqueue, record_existing_wheel
@@ -77,6 +78,7 @@ def _enqueue_node(
     plan: Plan,
     node: dict[str, Any],
     needs: set[str],
+    critical_path_ms: int,
     summary: EnqueueSummary,
     actor: str,
     now: datetime,
@@ -104,7 +106,14 @@ def _enqueue_node(
         return
     # To build: a build node, or a reuse node whose upstream wheel could not be fetched.
     job, created = enqueue(
-        name, version, plan.target, plan=plan, priority=plan.priority, actor=actor, now=now
+        name,
+        version,
+        plan.target,
+        plan=plan,
+        priority=plan.priority,
+        critical_path_ms=critical_path_ms,
+        actor=actor,
+        now=now,
     )
     (summary.enqueued if created else summary.already_queued).append(job)
     for need in sorted(needs):
@@ -157,11 +166,16 @@ def enqueue_plan_builds(
         raise QueueError(f"plan {plan.pk} has no nodes to enqueue")
     unavailable = fetch_reused_wheels(plan)  # network: before the transaction, not inside it
     needs = build_needs(plan)
+    every_node = plan.nodes()
+    build_ms = expected_build_ms(plan.target, (n["name"] for n in every_node))
+    paths = critical_paths((node_key(n) for n in every_node), needs, build_ms)
     summary = EnqueueSummary(unavailable=unavailable)
     with transaction.atomic():
         locked = Plan.objects.select_for_update().select_related("target").get(pk=plan.pk)
         for item in nodes:
-            _enqueue_node(locked, item, needs.get(node_key(item), set()), summary, actor, now)
+            key = node_key(item)
+            needed = needs.get(key, set())
+            _enqueue_node(locked, item, needed, paths.get(key, 0), summary, actor, now)
         cached = {f"{j.name}=={j.version}" for j in summary.recorded if j.status == Status.CACHED}
         _note_cached(locked, cached)
         _advance_statuses(locked, whole_plan=node is None)

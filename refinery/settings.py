@@ -141,6 +141,11 @@ def _database() -> dict[str, Any]:
         )
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # Django's own queries bind on the client and are never prepared; this lets the
+        # hot statements that ask for it (the claim, refinery.lib.db.fetch_prepared) be.
+        # Off for a pooler in transaction mode that cannot keep prepared statements.
+        prepared = env.flag("DATABASE_PREPARED_STATEMENTS", True)
+        config["OPTIONS"] = {"prepare_threshold": 5 if prepared else None}
     return config
 
 
