@@ -1,12 +1,19 @@
 #!/usr/bin/env python
-"""Index speed: /simple/<project>/ requests/s and latency, ours beside pypiserver, same run.
+"""Index speed: /simple/<project>/ requests/s and latency, ours beside nginx and pypiserver.
 
 300 projects x 10 wheels (3,000 files) go into our store and, as the same files, into a
 directory pypiserver serves in its fastest configuration (``--server gunicorn --backend
 cached-dir``). wrk (2 threads, 16 connections, loopback) asks each server for random project
-pages: ours as pip asks (PEP 691 JSON) and as a browser or old client does (HTML), with
-everything pypiserver's pages lack (JSON, PEP 658 metadata, upload times, yanks).
-Usage: bench/index.py [--seconds 10]   (needs wrk: apt-get install wrk)
+pages, in one run:
+
+- nginx serving our pre-rendered JSON pages as plain static files (the ceiling);
+- pypiserver (HTML: it has no JSON);
+- ours in-process (``manage.py serve``: uvicorn with the index fast path), one process and
+  two, as pip asks (PEP 691 JSON) and as a browser or old client does (HTML);
+- ours behind the production front (``manage.py front_config``: nginx serving the page
+  store with the app's negotiation, everything else proxied to the app).
+
+Usage: bench/index.py [--seconds 10]   (needs wrk and nginx: apt-get install wrk nginx-light)
 """
 
 from __future__ import annotations
@@ -177,33 +184,71 @@ def wrk(base: str, accept: str, seconds: int, script: Path) -> dict[str, float]:
     return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("bench/index.py needs wrk: apt-get install wrk")
-    files_dir = SCRATCH / "pypiserver-files"
-    files_dir.mkdir()
-    populate(files_dir)
-    script = SCRATCH / "pages.lua"
-    script.write_text(WRK_SCRIPT.replace("{last}", str(PROJECTS - 1)))
+NGINX_STATIC = """
+worker_processes {workers};
+{user}pid {scratch}/nginx-{name}.pid;
+error_log {scratch}/nginx-{name}.log warn;
+events {{}}
+http {{
+    access_log off;
+{temps}
+{body}
+}}
+"""
+# The peer: the same pre-rendered JSON pages as plain static files, nothing negotiated.
+STATIC_SITE = """
+    server {{
+        listen {port};
+        root {pages}/{slug};
+        default_type application/vnd.pypi.simple.v1+json;
+        location ~ ^/simple/(?<project>[a-z0-9-]+)/$ {{ try_files /$project.json =404; }}
+    }}
+"""
 
-    ours_port, peer_port = free_port(), free_port()
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
-    ours = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--no-cluster", "--port", str(ours_port)],
+
+def start_nginx(name: str, body: str, port: int) -> subprocess.Popen[bytes]:
+    temps = "".join(
+        f"    {kind}_temp_path {SCRATCH}/nginx-{name}-{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = SCRATCH / f"nginx-{name}.conf"
+    conf.write_text(
+        NGINX_STATIC.format(
+            workers=os.cpu_count() or 1,
+            user="user root;\n" if os.geteuid() == 0 else "",
+            scratch=SCRATCH,
+            name=name,
+            temps=temps,
+            body=body,
+        )
+    )
+    return subprocess.Popen(
+        ["nginx", "-p", str(SCRATCH), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+SERVE = [sys.executable, "manage.py", "serve", "--no-cluster"]
+
+
+def start_ours(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*SERVE, "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    peer = subprocess.Popen(
+
+
+def start_pypiserver(port: int, files_dir: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "pypi-server"),
             "run",
             "-p",
-            str(peer_port),
+            str(port),
             "-i",
             "127.0.0.1",
             "--server",
@@ -219,32 +264,71 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench/index.py needs {tool}: apt-get install wrk nginx-light")
+    files_dir = SCRATCH / "pypiserver-files"
+    files_dir.mkdir()
+    populate(files_dir)
+    script = SCRATCH / "pages.lua"
+    script.write_text(WRK_SCRIPT.replace("{last}", str(PROJECTS - 1)))
+
+    from django.conf import settings
+
+    from builds.index.catalog import default_target
+    from builds.index.front import FrontOptions, front_config
+
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    ports = {name: free_port() for name in ("one", "two", "peer", "static", "front")}
+    site = front_config(FrontOptions(f"127.0.0.1:{ports['two']}", str(ports["front"])))
+    static_site = STATIC_SITE.format(
+        port=ports["static"], pages=settings.INDEX_PAGES_DIR, slug=default_target().slug
+    )
+    servers = {
+        "one": start_ours(ports["one"], 1, env),
+        "two": start_ours(ports["two"], 2, env),
+        "peer": start_pypiserver(ports["peer"], files_dir),
+        "static": start_nginx("static", static_site, ports["static"]),
+        "front": start_nginx("front", site, ports["front"]),
+    }
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    runs = [
+        ("nginx, static JSON files", "static", PIP_ACCEPT),
+        ("pypiserver (html)", "peer", "text/html"),
+        ("ours, 1 process (json)", "one", PIP_ACCEPT),
+        ("ours, 1 process (html)", "one", "text/html"),
+        ("ours, 2 processes (json)", "two", PIP_ACCEPT),
+        ("ours, nginx front (json)", "front", PIP_ACCEPT),
+        ("ours, nginx front (html)", "front", "text/html"),
+    ]
     results: dict[str, dict[str, float]] = {}
     try:
-        ours_base, peer_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{peer_port}"
-        wait_for(f"{ours_base}/simple/proj-000/", ours, {"Accept": PIP_ACCEPT})
-        wait_for(f"{peer_base}/simple/proj-000/", peer, {})
-        for base, accept in (
-            (ours_base, PIP_ACCEPT),
-            (ours_base, "text/html"),
-            (peer_base, "text/html"),
-        ):
-            warm(base, {"Accept": accept})
-        results["pypiserver (html)"] = wrk(peer_base, "text/html", args.seconds, script)
-        results["ours (json, pip's Accept)"] = wrk(ours_base, PIP_ACCEPT, args.seconds, script)
-        results["ours (html)"] = wrk(ours_base, "text/html", args.seconds, script)
+        for name in servers:
+            wait_for(f"{base[name]}/simple/proj-000/", servers[name], {"Accept": PIP_ACCEPT})
+        for label, name, accept in runs:
+            warm(base[name], {"Accept": accept})
+            results[label] = wrk(base[name], accept, args.seconds, script)
     finally:
-        for process in (ours, peer):
+        for process in servers.values():
             process.terminate()
             process.wait(timeout=30)
+    nginx_rps = results["nginx, static JSON files"]["rps"]
     peer_rps = results["pypiserver (html)"]["rps"]
-    print(f"{'server':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs pypiserver':>14}")
+    print(f"{os.cpu_count()} cores; wrk -t2 -c16, {args.seconds} s each, random project pages")
+    columns = ("req/s", 9), ("p50 ms", 8), ("p99 ms", 8), ("vs nginx", 9), ("vs pypiserver", 14)
+    print(f"{'server':28} " + " ".join(f"{name:>{width}}" for name, width in columns))
     for label, figures in results.items():
         print(
             f"{label:28} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} "
-            f"{figures['rps'] / peer_rps:13.2f}x"
+            f"{figures['rps'] / nginx_rps:8.2f}x {figures['rps'] / peer_rps:13.2f}x"
         )
-    print("target: >= 2.00x pypiserver's requests/s, p99 <= 50 ms")
+    print("targets: in-process >= 0.5x nginx; the nginx front at nginx speed")
 
 
 if __name__ == "__main__":

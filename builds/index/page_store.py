@@ -32,15 +32,20 @@ _StatKey = tuple[int, int, int]
 class PageStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._memory: OrderedDict[Path, tuple[_StatKey, CachedPage]] = OrderedDict()
+        self._root = str(root)
+        self._memory: OrderedDict[str, tuple[_StatKey, CachedPage]] = OrderedDict()
         self._memory_lock = threading.Lock()
 
     def path(self, slug: str, project: str, kind: str) -> Path:
-        return self.root / slug / f"{project}.{kind}"
+        return Path(self.file(slug, project, kind))
+
+    def file(self, slug: str, project: str, kind: str) -> str:
+        """The page's file name (a string: the index's hot path builds one per request)."""
+        return f"{self._root}/{slug}/{project}.{kind}"
 
     def get(self, slug: str, project: str, kind: str) -> CachedPage | None:
         """The page as currently published, or None when there is none on disk."""
-        path = self.path(slug, project, kind)
+        path = self.file(slug, project, kind)
         try:
             stat = os.stat(path)
         except OSError:
@@ -52,7 +57,8 @@ class PageStore:
                 self._memory.move_to_end(path)
                 return held[1]
         try:
-            body = path.read_bytes()
+            with open(path, "rb") as handle:
+                body = handle.read()
         except OSError:  # replaced between stat and read: the caller re-renders or retries
             return None
         page = CachedPage.of(body, stat.st_mtime)
@@ -89,8 +95,9 @@ class PageStore:
             try:
                 if path.read_bytes() == body:
                     continue  # unchanged: keep its ETag and Last-Modified
+                replaced: os.stat_result | None = os.stat(path)
             except OSError:
-                pass
+                replaced = None
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
                 dir=path.parent, prefix=".tmp-", delete=False
@@ -102,7 +109,20 @@ class PageStore:
                     temporary.unlink(missing_ok=True)
                     raise
             temporary.chmod(0o644)
+            _newer_than(temporary, replaced)
             os.replace(temporary, path)
+
+
+def _newer_than(written: Path, replaced: os.stat_result | None) -> None:
+    """A page's validators are its modification second and size (``CachedPage``): a new
+    body written within the second of the one it replaces, at the same size, is dated one
+    second later, so no client keeps the old page on a 304."""
+    if replaced is None:
+        return
+    stat = os.stat(written)
+    if stat.st_size == replaced.st_size and int(stat.st_mtime) <= int(replaced.st_mtime):
+        later = int(replaced.st_mtime) + 1
+        os.utime(written, (later, later))
 
 
 _store: PageStore | None = None

@@ -3,7 +3,6 @@ in the chosen format with its validators, or 304 when the client's copy is curre
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
@@ -19,7 +18,11 @@ class CachedPage:
 
     @classmethod
     def of(cls, body: bytes, modified: float) -> CachedPage:
-        return cls(body, f'"{hashlib.sha256(body).hexdigest()[:40]}"', int(modified))
+        # nginx's validator for a static file (modification second and size, in hex), so the
+        # production front serving the page store (``manage.py front_config``) and the app
+        # give one page one ETag. The page store never publishes a changed page with the same
+        # second and size as the one it replaces.
+        return cls(body, f'"{int(modified):x}-{len(body):x}"', int(modified))
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,9 @@ def page_response(
         ("X-Content-Type-Options", "nosniff"),
     ]
     if _not_modified(page, if_none_match, if_modified_since):
-        return PageResponse(304, headers, b"")
+        # RFC 9110 15.4.5: the validators and caching headers, no content headers (as Django's
+        # ConditionalGetMiddleware and nginx answer).
+        return PageResponse(304, headers[1:], b"")
     headers.append(("Content-Length", str(len(page.body))))
     return PageResponse(200, headers, b"" if head else page.body)
 

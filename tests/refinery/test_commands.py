@@ -59,6 +59,10 @@ def test_requeue_retries_failed_jobs_by_id_and_in_bulk(capsys):
         (["requeue"], "give job ids, or --failed, or --expired"),
         (["requeue", "--expired", "--failed"], "exactly one of them"),
         (["requeue", "--expired", "--plan", "3"], "--plan only goes with --failed"),
+        (["serve", "--workers", "0"], "--workers '0' is not a number from 1 to 64"),
+        (["serve", "--workers", "2", "--server", "daphne"], "--workers needs --server uvicorn"),
+        (["front_config", "--upstream", "web; evil"], "upstream 'web; evil' is not host:port"),
+        (["front_config", "--listen", "99999"], "listen '99999' is not host:port"),
     ],
 )
 def test_a_bad_argument_is_a_command_error_naming_it(argv, message):

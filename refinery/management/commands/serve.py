@@ -36,13 +36,24 @@ class Command(BaseCommand):
             default="uvicorn",
             help="ASGI server (uvicorn with uvloop serves the index several times faster)",
         )
+        parser.add_argument(
+            "--workers",
+            default="1",
+            help="uvicorn web processes (one per core serves the index faster; bench/index.py)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["port"]
         if natural_number(port) is None or not 0 < int(port) < 65536:
             raise CommandError(f"--port {port!r} is not a TCP port number")
+        workers = options["workers"]
+        if natural_number(workers) is None or not 0 < int(workers) <= 64:
+            raise CommandError(f"--workers {workers!r} is not a number from 1 to 64")
+        if options["server"] == "daphne" and workers != "1":
+            raise CommandError("--workers needs --server uvicorn (daphne runs one process)")
         manage = str(Path(settings.BASE_DIR) / "manage.py")
-        commands = {"web": _web_server(options["server"], options["host"], port)}
+        web = _web_server(options["server"], options["host"], port, int(workers))
+        commands = {"web": web}
         if not options["no_cluster"]:
             commands["cluster"] = [sys.executable, manage, "qcluster"]
         environment = _children_environment(options["host"], port)
@@ -163,7 +174,7 @@ def _metrics_dir(environment: dict[str, str]) -> Path:
     return directory
 
 
-def _web_server(server: str, host: str, port: str) -> list[str]:
+def _web_server(server: str, host: str, port: str, workers: int) -> list[str]:
     if server == "daphne":
         return [sys.executable, "-m", "daphne", "-b", host, "-p", port, "refinery.asgi:application"]
     return [
@@ -182,6 +193,7 @@ def _web_server(server: str, host: str, port: str) -> list[str]:
         "off",
         "--no-access-log",
         "--proxy-headers",
+        *(["--workers", str(workers)] if workers > 1 else []),
         "refinery.asgi:application",
     ]
 
