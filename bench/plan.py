@@ -10,7 +10,9 @@ processes (interpreter start included, as for pip and uv):
 - ``pip install --dry-run --ignore-installed --report`` (host only: pip cannot resolve
   for another platform without --only-binary), cold and warm;
 - ``uv pip compile``, for the host and with ``--python-platform s390x-unknown-linux-gnu``,
-  cold and warm.
+  cold and warm, and warm with ``--offline`` (from its cache alone);
+- ours again inside a running planner (a plan worker's re-plan: no interpreter start or
+  imports), after a full plan filled the cache.
 
 It prints seconds, package counts and ratios (ours / theirs: below 1 is faster).
 Usage: bench/plan.py [--sets small medium] [--repeat 3]
@@ -59,6 +61,13 @@ def _ours(file: Path, platform: str, cache: Path, mode: str) -> int:
     with IndexClient([PYPI], cache, ttl=600) as client:
         if mode == "runtime":
             return len(resolve(requirements, client, env).packages)
+        if mode == "replan":  # a running plan worker planning the same input again
+            build_plan_dag(requirements, client, env)
+            started = time.perf_counter()
+            with IndexClient([PYPI], cache, ttl=600) as again:
+                build_plan_dag(requirements, again, env)
+            print(f"{time.perf_counter() - started:.4f}", file=sys.stderr)
+            return 0
         return len(build_plan_dag(requirements, client, env).nodes)
 
 
@@ -110,7 +119,19 @@ def run_pip(file: Path, cache: Path, scratch: Path) -> tuple[float, int]:
     return elapsed, len(json.loads(report.read_text())["install"])
 
 
-def run_uv(file: Path, cache: Path, platform: str) -> tuple[float, int]:
+def run_replan_in_process(file: Path, cache: Path, platform: str) -> float:
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", str(file), platform, str(cache), "replan"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"in-process re-plan failed:\n{result.stderr[-2000:]}")
+    return float(result.stderr.strip().splitlines()[-1])
+
+
+def run_uv(file: Path, cache: Path, platform: str, *, offline: bool = False) -> tuple[float, int]:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is None:
         raise SystemExit("uv is not installed (it is in the dev extra: pip install -e '.[dev]')")
@@ -132,11 +153,33 @@ def run_uv(file: Path, cache: Path, platform: str) -> tuple[float, int]:
             "--no-header",
             "--no-annotate",
             "--quiet",
+            *(["--offline"] if offline else []),
         ],
         env,
     )
     pins = [line for line in out.splitlines() if "==" in line and not line.startswith("#")]
     return elapsed, len(pins)
+
+
+def run_uv_offline(file: Path, cache: Path, platform: str) -> tuple[float, int]:
+    """Cold: an ordinary run that fills the cache; warm: ``--offline``, from the cache only."""
+    filled = cache / "bench-filled"
+    if not filled.exists():
+        result = run_uv(file, cache, platform)
+        filled.touch()
+        return result
+    return run_uv(file, cache, platform, offline=True)
+
+
+def run_ours_in_process(file: Path, cache: Path, platform: str) -> tuple[float, int]:
+    """Cold: a full plan that fills the cache; warm: the same plan again inside a running
+    planner (what a plan worker does), without the interpreter's start and imports."""
+    filled = cache / "bench-filled"
+    if not filled.exists():
+        result = run_ours(file, cache, platform, "full")
+        filled.touch()
+        return result
+    return run_replan_in_process(file, cache, platform), 0
 
 
 def run_ours(file: Path, cache: Path, platform: str, mode: str) -> tuple[float, int]:
@@ -159,6 +202,8 @@ def measure_set(file: Path, host: str, repeat: int) -> dict[str, dict[str, float
         "ours s390x runtime": lambda c, s: run_ours(file, c, s390x, "runtime"),
         "ours s390x full": lambda c, s: run_ours(file, c, s390x, "full"),
         "uv s390x": lambda c, s: run_uv(file, c, "s390x-unknown-linux-gnu"),
+        "uv s390x --offline": lambda c, s: run_uv_offline(file, c, "s390x-unknown-linux-gnu"),
+        "ours s390x in-process": lambda c, s: run_ours_in_process(file, c, s390x),
     }
     colds: dict[str, list[float]] = {who: [] for who in runs}
     warms: dict[str, list[float]] = {who: [] for who in runs}
@@ -218,8 +263,12 @@ def main() -> None:
             f"host cold vs pip {ours_h['cold'] / pip_h['cold']:.2f}, "
             f"vs uv {ours_h['cold'] / uv_h['cold']:.2f}; "
             f"s390x cold vs uv {ours_z['cold'] / uv_z['cold']:.2f}; "
+            f"s390x full / runtime cold "
+            f"{measured['ours s390x full']['cold'] / ours_z['cold']:.2f}; "
             f"warm re-plan (full) host {measured['ours host full']['warm']:.2f} s, "
-            f"s390x {measured['ours s390x full']['warm']:.2f} s"
+            f"s390x {measured['ours s390x full']['warm']:.2f} s, in a running planner "
+            f"{measured['ours s390x in-process']['warm'] * 1000:.1f} ms; "
+            f"uv --offline {measured['uv s390x --offline']['warm']:.2f} s"
         )
 
 

@@ -12,7 +12,7 @@ remains among packages that must all be built is reported with the cycle.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -22,8 +22,10 @@ from packaging.version import Version
 from inputs.format_control import FormatControl
 from inputs.overrides import normalize_overrides
 from inputs.target_env import MarkerError, TargetEnvironment
-from plans.index_client import IndexClient
-from plans.metadata import MetadataError, sdist_build_requires
+from plans.build_requires_reader import BuildRequiresReader
+from plans.index_client import DistFile, IndexClient
+from plans.metadata import MetadataError
+from plans.plan_memo import memo_key, recall, remember
 from plans.project_pages import parse_version
 from plans.resolver import (
     Candidate,
@@ -39,16 +41,43 @@ class PlanError(Exception):
     """The plan cannot be made; the message says why in a line."""
 
 
+class UnbuildableVersion(PlanError):
+    """One version must be built for the target and cannot be (its build requirements cannot
+    be met, or its sdist cannot be read): an earlier version may do."""
+
+    def __init__(self, name: NormalizedName, version: Version, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.version = version
+
+
+# How many unbuildable versions one plan passes over before it gives up.
+MAX_PASSED_OVER = 5
+
+
 @dataclass
 class PlanDag:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: set[tuple[str, str, str]] = field(default_factory=set)
+    # Newer versions passed over because they cannot be built here, each with the reason.
+    passed_over: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "nodes": sorted(self.nodes.values(), key=lambda n: (n["name"], n["version"])),
             "edges": [{"from": a, "to": b, "kind": kind} for a, b, kind in sorted(self.edges)],
         }
+        if self.passed_over:
+            data["passed_over"] = self.passed_over
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlanDag:
+        return cls(
+            nodes={f"{n['name']}=={n['version']}": n for n in data["nodes"]},
+            edges={(e["from"], e["to"], e["kind"]) for e in data["edges"]},
+            passed_over=list(data.get("passed_over", [])),
+        )
 
 
 def _why(candidate: Candidate, env: TargetEnvironment, formats: FormatControl) -> str:
@@ -118,94 +147,218 @@ def build_plan_dag(
     max_deps: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PlanDag:
-    """Resolve ``requirements`` and every build environment they need into one DAG."""
+    """Resolve ``requirements`` and every build environment they need into one DAG.
+
+    A version that must be built and cannot be (say lxml whose build needs a Cython not yet
+    released) is passed over and the whole plan resolved again without it, as long as some
+    other version fits; otherwise the plan fails with the first such reason. A re-plan of
+    the same input while every page it read is unchanged is a lookup (``plans.plan_memo``)."""
+    overrides = overrides or Overrides()
+    key = memo_key(requirements, env, overrides, preferred, client)
+    recalled = recall(client, key)
+    if recalled is not None:
+        if progress is not None:
+            progress("unchanged since the last plan of the same requirements: reused")
+        _check_size(recalled, max_deps)
+        return recalled
+    dag = _plan_passing_over_unbuildable(
+        requirements, client, env, overrides, preferred, max_deps, progress
+    )
+    remember(client, key, dag)
+    return dag
+
+
+@dataclass
+class _Planning:
+    """What every attempt at one plan shares."""
+
+    client: IndexClient
+    env: TargetEnvironment
+    reader: BuildRequiresReader
+    cache: ResolverCache
+    max_deps: int | None
+    progress: Callable[[str], None] | None
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+
+def _plan_passing_over_unbuildable(
+    requirements: list[Requirement],
+    client: IndexClient,
+    env: TargetEnvironment,
+    overrides: Overrides,
+    preferred: Mapping[NormalizedName, Version] | None,
+    max_deps: int | None,
+    progress: Callable[[str], None] | None,
+) -> PlanDag:
+    unbuildable: dict[NormalizedName, frozenset[Version]] = dict(overrides.unbuildable)
+    passed_over: list[str] = []
+    planning = _Planning(
+        client, env, BuildRequiresReader(client), ResolverCache(), max_deps, progress
+    )
+    try:
+        while True:
+            attempt = replace(overrides, unbuildable=dict(unbuildable))
+            try:
+                dag = _plan_once(requirements, attempt, preferred, planning)
+            except UnbuildableVersion as exc:
+                if len(passed_over) == MAX_PASSED_OVER:
+                    raise PlanError(str(exc)) from None
+                unbuildable[exc.name] = unbuildable.get(exc.name, frozenset()) | {exc.version}
+                passed_over.append(str(exc))
+                planning.say(f"passing over {exc.name} {exc.version}: it cannot be built here")
+                continue
+            except PlanError:
+                if passed_over:  # nothing fits without them: the first reason says most
+                    raise PlanError(passed_over[0]) from None
+                raise
+            dag.passed_over = passed_over
+            return dag
+    finally:
+        planning.reader.close()
+
+
+def _plan_once(
+    requirements: list[Requirement],
+    overrides: Overrides,
+    preferred: Mapping[NormalizedName, Version] | None,
+    planning: _Planning,
+) -> PlanDag:
     pinned = 0
 
     def on_pin(candidate: Candidate) -> None:
         nonlocal pinned
         pinned += 1
-        if progress is not None:
-            progress(f"resolving: {pinned} packages ({candidate.key})")
+        planning.reader.prefetch(candidate)  # its build requirements, while resolving goes on
+        planning.say(f"resolving: {pinned} packages ({candidate.key})")
 
     dag = PlanDag()
-    cache = ResolverCache()
     try:
         runtime = resolve(
             requirements,
-            client,
-            env,
+            planning.client,
+            planning.env,
             overrides=overrides,
             preferred=preferred,
             on_pin=on_pin,
-            cache=cache,
+            cache=planning.cache,
         )
     except ResolutionError as exc:
         raise PlanError(str(exc)) from None
-    formats = (overrides or Overrides()).formats
-    keys = _add_resolution(dag, runtime, env, "runtime", formats)
+    keys = _add_resolution(dag, runtime, planning.env, "runtime", overrides.formats)
     for name in runtime.top_level:
         dag.nodes[keys[name]]["top_level"] = True
-    _check_size(dag, max_deps)
-
-    # Breadth-first over nodes that must be built: resolve each one's build environment.
-    needs_before: dict[str, set[str]] = {}
-    pending = [key for key, node in dag.nodes.items() if node["action"] == "build"]
-    while pending:
-        key = pending.pop(0)
-        if key in needs_before:
-            continue
-        node = dag.nodes[key]
-        if progress is not None:
-            progress(f"build requirements of {key}")
-        environment = _build_environment(node, client, env, overrides, on_pin, cache)
-        env_keys = _add_resolution(dag, environment, env, "build", formats)
-        direct = {env_keys[n] for n in environment.top_level}
-        node["build_requires"] = sorted(direct)
-        for dependency in direct:
-            dag.edges.add((key, dependency, "build"))
-        needs_before[key] = set(env_keys.values())
-        pending += [k for k in env_keys.values() if dag.nodes[k]["action"] == "build"]
-        _check_size(dag, max_deps)
-    _check_build_cycles(needs_before)
+    _check_size(dag, planning.max_deps)
+    _add_build_environments(dag, overrides, on_pin, planning)
     return dag
 
 
-def _build_environment(
-    node: dict[str, Any],
-    client: IndexClient,
-    env: TargetEnvironment,
-    overrides: Overrides | None,
+def _add_build_environments(
+    dag: PlanDag,
+    overrides: Overrides,
     on_pin: Callable[[Candidate], None],
-    cache: ResolverCache,
-) -> Resolution:
-    key = f"{node['name']}=={node['version']}"
+    planning: _Planning,
+) -> None:
+    # Breadth-first, a wave at a time: the build requirements of every node of a wave are
+    # read at once (each sdist is downloaded to read them), then each distinct set of them
+    # is resolved once for the plan (most sdists ask for the same few backends).
+    needs_before: dict[str, set[str]] = {}
+    environments: dict[tuple[str, ...], Resolution] = {}
+    wave = [key for key, node in dag.nodes.items() if node["action"] == "build"]
+    while wave:
+        wave = [key for key in dict.fromkeys(wave) if key not in needs_before]
+        if wave:
+            planning.say(f"build requirements of {len(wave)} package(s)")
+        sdists = {key: _sdist_of(dag.nodes[key], planning.client) for key in wave}
+        for sdist in sdists.values():  # every read of the wave under way at once
+            if not isinstance(sdist, PlanError):
+                planning.reader.start(sdist)
+        next_wave: list[str] = []
+        for key in wave:
+            node = dag.nodes[key]
+            wanted = _applicable(node, _declared(node, sdists[key], planning.reader), planning.env)
+            shared = tuple(sorted(str(r) for r in wanted))
+            if shared not in environments:
+                environments[shared] = _build_environment(node, wanted, overrides, on_pin, planning)
+            environment = environments[shared]
+            env_keys = _add_resolution(dag, environment, planning.env, "build", overrides.formats)
+            direct = {env_keys[n] for n in environment.top_level}
+            node["build_requires"] = sorted(direct)
+            for dependency in direct:
+                dag.edges.add((key, dependency, "build"))
+            needs_before[key] = set(env_keys.values())
+            next_wave += [k for k in env_keys.values() if dag.nodes[k]["action"] == "build"]
+            _check_size(dag, planning.max_deps)
+        wave = next_wave
+    _check_build_cycles(needs_before)
+
+
+def _unbuildable(node: dict[str, Any], message: str) -> UnbuildableVersion:
+    return UnbuildableVersion(
+        canonicalize_name(node["name"]), parse_version(node["version"]), message
+    )
+
+
+def _sdist_of(node: dict[str, Any], client: IndexClient) -> DistFile | PlanError:
     sdist = client.project(node["name"]).find(
         node["source"]["sha256"], parse_version(node["version"])
     )
     if sdist is None or sdist.is_wheel:
-        raise PlanError(f"{key}: its sdist is no longer on the index")
+        return PlanError(f"{node['name']}=={node['version']}: its sdist is no longer on the index")
+    return sdist
+
+
+def _declared(
+    node: dict[str, Any], sdist: DistFile | PlanError, reader: BuildRequiresReader
+) -> list[Requirement] | PlanError:
+    if isinstance(sdist, PlanError):
+        return sdist
+    declared = reader.read(sdist)
+    if isinstance(declared, MetadataError):
+        return _unbuildable(node, f"{node['name']}=={node['version']}: {declared}")
+    return declared
+
+
+def _applicable(
+    node: dict[str, Any], declared: list[Requirement] | PlanError, env: TargetEnvironment
+) -> list[Requirement]:
+    if isinstance(declared, PlanError):
+        raise declared
+    key = f"{node['name']}=={node['version']}"
     try:
-        requires = sdist_build_requires(client, sdist)
-    except MetadataError as exc:
-        raise PlanError(f"{key}: {exc}") from None
-    try:
-        wanted = [r for r in requires if env.evaluate(r.marker)]
+        wanted = [r for r in declared if env.evaluate(r.marker)]
     except MarkerError as exc:
-        raise PlanError(f"{key}: build requirements: {exc}") from None
+        raise _unbuildable(node, f"{key}: build requirements: {exc}") from None
+    plain = []
     for requirement in wanted:
-        requirement.marker = None
+        copy = Requirement(str(requirement))
+        copy.marker = None
+        plain.append(copy)
+    return plain
+
+
+def _build_environment(
+    node: dict[str, Any],
+    wanted: list[Requirement],
+    overrides: Overrides,
+    on_pin: Callable[[Candidate], None],
+    planning: _Planning,
+) -> Resolution:
+    key = f"{node['name']}=={node['version']}"
     try:
         return resolve(
             wanted,
-            client,
-            env,
+            planning.client,
+            planning.env,
             overrides=overrides,
             on_pin=on_pin,
             described_as=f"building {key}",
-            cache=cache,
+            cache=planning.cache,
         )
     except ResolutionError as exc:
-        raise PlanError(f"build requirements of {key}: {exc}") from None
+        raise _unbuildable(node, f"build requirements of {key}: {exc}") from None
 
 
 def _check_size(dag: PlanDag, max_deps: int | None) -> None:

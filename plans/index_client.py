@@ -166,6 +166,11 @@ class IndexClient:
         self.network_requests = 0
 
     @property
+    def workers(self) -> int:
+        """How many requests this client makes at once."""
+        return self._workers
+
+    @property
     def _http(self) -> urllib3.PoolManager:
         """The connection pool, made on first use: a re-plan inside the TTL never needs
         one, and importing the HTTP stack and loading CA certificates is a good part of
@@ -176,12 +181,14 @@ class IndexClient:
             if self._http_client is None:
                 import urllib3
 
+                from refinery.lib.host_addresses import pool_manager
+
                 context = (
                     ssl.create_default_context(cafile=self._ca_bundle)
                     if self._ca_bundle
                     else ssl.create_default_context()
                 )
-                self._http_client = urllib3.PoolManager(
+                self._http_client = pool_manager(
                     # One connection per worker thread: more would only add TLS handshakes.
                     maxsize=self._workers,
                     block=True,
@@ -320,6 +327,16 @@ class IndexClient:
         else:
             self._page_pool.submit(_complete, future, self._load_project, canonical)
         return future
+
+    def page_files_read(self) -> list[str]:
+        """The cache files of every project page this client was asked for."""
+        with self._lock:
+            names = list(self._pages)
+        return [
+            str(self._page_cache_path(f"{index_url}{name}/"))
+            for name in names
+            for index_url in self.index_urls
+        ]
 
     def project_future(self, name: str) -> Future[ProjectPage]:
         return self._page_future(name)

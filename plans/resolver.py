@@ -66,6 +66,9 @@ class Overrides:
     hashes: Mapping[NormalizedName, frozenset[str]] = field(default_factory=dict)
     # --no-binary / --only-binary: whether a package may come as a wheel, an sdist or both.
     formats: FormatControl = field(default_factory=FormatControl)
+    # Versions the planner found cannot be built for the target (their build requirements
+    # cannot be met): passed over as if they were not on the index.
+    unbuildable: Mapping[NormalizedName, frozenset[Version]] = field(default_factory=dict)
 
 
 def _identify(name: str, extras: Iterable[str]) -> str:
@@ -292,6 +295,9 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         if key not in self._filtered:
             self._filtered[key] = sorted(spec.filter(page.versions), reverse=True)
         versions = list(self._filtered[key])
+        passed_over = self.overrides.unbuildable.get(name)
+        if passed_over:
+            versions = [v for v in versions if v not in passed_over]
         preferred = self.preferred.get(name)
         if preferred is not None and preferred in versions:
             versions.remove(preferred)

@@ -12,10 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
 
-def _metadata(path: Path) -> bytes:
+def _project(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return parse_wheel_filename(filename)[0]
+    return parse_sdist_filename(filename)[0]
+
+
+def _metadata(path: Path) -> bytes | None:
+    if not path.name.endswith(".whl"):
+        return None  # sdists have no PEP 658 metadata: the planner reads their PKG-INFO
     with zipfile.ZipFile(path) as archive:
         (member,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         return archive.read(member)
@@ -23,7 +31,7 @@ def _metadata(path: Path) -> bytes:
 
 @contextmanager
 def local_index(wheels: list[Path]) -> Iterator[str]:
-    """Serves ``wheels`` as a PEP 691 index; yields its ``/simple/`` URL."""
+    """Serves ``wheels`` (and sdists) as a PEP 691 index; yields its ``/simple/`` URL."""
     files = {wheel.name: wheel.read_bytes() for wheel in wheels}
     metadata = {wheel.name: _metadata(wheel) for wheel in wheels}
 
@@ -46,18 +54,22 @@ def local_index(wheels: list[Path]) -> Iterator[str]:
                         "filename": name,
                         "url": f"/files/{name}",
                         "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
-                        "core-metadata": {"sha256": hashlib.sha256(metadata[name]).hexdigest()},
+                        **(
+                            {"core-metadata": {"sha256": hashlib.sha256(known).hexdigest()}}
+                            if (known := metadata[name]) is not None
+                            else {}
+                        ),
                     }
                     for name, data in files.items()
-                    if parse_wheel_filename(name)[0] == canonicalize_name(parts[1])
+                    if _project(name) == canonicalize_name(parts[1])
                 ]
                 if not entries:
                     self.send_error(404)
                     return
                 page = {"meta": {"api-version": "1.1"}, "name": parts[1], "files": entries}
                 self._send(json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
-            elif parts[0] == "files" and parts[1].endswith(".metadata"):
-                self._send(metadata[parts[1].removesuffix(".metadata")], "text/plain")
+            elif parts[0] == "files" and metadata.get(parts[1].removesuffix(".metadata")):
+                self._send(metadata[parts[1].removesuffix(".metadata")] or b"", "text/plain")
             elif parts[0] == "files" and parts[1] in files:
                 self._send(files[parts[1]], "application/octet-stream")
             else:

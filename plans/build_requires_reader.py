@@ -1,0 +1,54 @@
+"""Reading the build requirements of a plan's sdists, started as early as possible.
+
+A cold full plan downloads every sdist it must build to open its ``pyproject.toml``, which
+costs more than resolving the runtime closure. So the read starts the moment the resolver
+pins a candidate that must be built (while it goes on resolving the rest), and the reads run
+in parallel; the breadth-first walk over build environments then mostly finds them done.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from packaging.requirements import Requirement
+
+from plans.index_client import DistFile, IndexClient
+from plans.metadata import MetadataError, sdist_build_requires
+from plans.resolver import Candidate
+
+Declared = list[Requirement] | MetadataError
+
+
+class BuildRequiresReader:
+    def __init__(self, client: IndexClient) -> None:
+        self.client = client
+        self._pool = ThreadPoolExecutor(max_workers=client.workers, thread_name_prefix="build-reqs")
+        self._reads: dict[str, Future[Declared]] = {}
+
+    def prefetch(self, candidate: Candidate) -> None:
+        """Called as the resolver pins ``candidate``: start reading if it must be built."""
+        if candidate.action == "build" and not candidate.dist.is_wheel:
+            self.start(candidate.dist)
+
+    def start(self, sdist: DistFile) -> None:
+        self._future(sdist)
+
+    def read(self, sdist: DistFile) -> Declared:
+        """The sdist's build requirements, or why they cannot be read."""
+        return self._future(sdist).result()
+
+    def close(self) -> None:
+        """Reads not started are dropped; one under way finishes and is kept in the cache."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _future(self, sdist: DistFile) -> Future[Declared]:
+        known = self._reads.get(sdist.sha256)
+        if known is None:
+            known = self._reads[sdist.sha256] = self._pool.submit(self._declared, sdist)
+        return known
+
+    def _declared(self, sdist: DistFile) -> Declared:
+        try:
+            return sdist_build_requires(self.client, sdist)
+        except MetadataError as exc:
+            return exc
