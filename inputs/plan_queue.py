@@ -21,7 +21,6 @@ from django_q.tasks import async_task
 
 from inputs.models import InputEvent, PendingInput, record_lease_events
 from inputs.strategy import STRATEGIES
-from refinery.lib.db import supports_skip_locked
 from refinery.lib.leases import Lease
 from refinery.lib.queue_stats import QueueStats
 from refinery.lib.state_machine import IllegalTransition
@@ -132,8 +131,7 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE {table} AS t
-       SET lease_owner = %(worker)s, lease_expires_at = %(expires)s, plan_started_at = %(now)s,
-           plan_attempts = t.plan_attempts + 1, updated_at = %(now)s
+       SET plan_started_at = %(now)s, plan_attempts = t.plan_attempts + 1, {lease}
       FROM picked
      WHERE t.id = picked.id
  RETURNING t.*
@@ -156,34 +154,30 @@ def pop_for_planning(
     if max_n < 1:
         raise PlanQueueError("max must be at least 1")
     now = _now(now)
-    expires = PLAN_LEASE.expires(now, lease_seconds)
-    if supports_skip_locked():
+
+    def in_one_statement() -> list[PendingInput]:
         sql = _POP_SQL.format(
             table=PendingInput._meta.db_table,
             event=InputEvent._meta.db_table,
             planning=Status.PLANNING.value,
             leased=InputEvent.Kind.LEASED.value,
+            lease=Lease.SQL_ASSIGNMENTS,
         )
-        params = {"limit": max_n, "worker": worker_id, "expires": expires, "now": now}
+        params = {"limit": max_n, **PLAN_LEASE.sql_params(worker_id, now, lease_seconds)}
         popped = list(PendingInput.objects.raw(sql, params))
         return sorted(popped, key=lambda p: (-p.priority, p.plan_queued_at or now, p.pk))
-    with transaction.atomic():  # SQLite: BEGIN IMMEDIATE serializes claimers.
-        ids = list(
-            PendingInput.objects.filter(status=Status.PLANNING, lease_owner="")
-            .order_by("-priority", "plan_queued_at", "id")
-            .values_list("id", flat=True)[:max_n]
-        )
+
+    def serialized() -> list[PendingInput]:
+        ids = list(waiting_for_planning().values_list("id", flat=True)[:max_n])
         PendingInput.objects.filter(id__in=ids, lease_owner="").update(
-            lease_owner=worker_id,
-            lease_expires_at=expires,
             plan_started_at=now,
             plan_attempts=F("plan_attempts") + 1,
-            updated_at=now,
+            **PLAN_LEASE.taken_by(worker_id, now, lease_seconds),
         )
         record_lease_events(ids, InputEvent.Kind.LEASED, actor=worker_id, at=now)
-        return list(
-            PendingInput.objects.filter(id__in=ids).order_by("-priority", "plan_queued_at", "id")
-        )
+        return list(waiting_order(PendingInput.objects.filter(id__in=ids)))
+
+    return PLAN_LEASE.pop(in_one_statement, serialized)
 
 
 @transaction.atomic
@@ -196,15 +190,12 @@ def claim_for_planning(
 ) -> PendingInput | None:
     """Lease one queued input to ``worker_id``; None when it is not waiting (safe to repeat)."""
     now = _now(now)
-    expires = PLAN_LEASE.expires(now, lease_seconds)
     updated = PendingInput.objects.filter(
         pk=pending_id, status=Status.PLANNING, lease_owner=""
     ).update(
-        lease_owner=worker_id,
-        lease_expires_at=expires,
         plan_started_at=now,
         plan_attempts=F("plan_attempts") + 1,
-        updated_at=now,
+        **PLAN_LEASE.taken_by(worker_id, now, lease_seconds),
     )
     if updated != 1:
         return None
@@ -380,11 +371,13 @@ def plan_queue_stats(*, now: datetime | None = None) -> QueueStats:
     )
 
 
+def waiting_order(inputs: QuerySet[PendingInput]) -> QuerySet[PendingInput]:
+    return inputs.order_by("-priority", "plan_queued_at", "id")
+
+
 def waiting_for_planning() -> QuerySet[PendingInput]:
     """Inputs in the plan queue that no worker holds yet, in the order they will be popped."""
-    return PendingInput.objects.filter(status=Status.PLANNING, lease_owner="").order_by(
-        "-priority", "plan_queued_at", "id"
-    )
+    return waiting_order(PendingInput.objects.filter(status=Status.PLANNING, lease_owner=""))
 
 
 def clear_plan_queue(*, actor: str, now: datetime | None = None) -> int:

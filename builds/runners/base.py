@@ -154,7 +154,9 @@ def stream_process(
         if stopped:
             (kill or _kill_group)(process)
             break
-        time.sleep(0.2)
+        # Returns as the process ends (a sleep here made every build wait 0.1 s on average).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.2)
     process.wait()
     reader.join(timeout=5)
     return (None if stopped else process.returncode), stopped

@@ -33,6 +33,34 @@ class Lease(Generic[M]):
     def expires(self, now: datetime, seconds: int | None = None) -> datetime:
         return now + timedelta(seconds=seconds or self.default_seconds())
 
+    # Taking rows: in a claim statement (SQL) or an ORM update, the same three fields.
+    SQL_ASSIGNMENTS = (
+        "lease_owner = %(worker)s, lease_expires_at = %(expires)s, updated_at = %(now)s"
+    )
+
+    def sql_params(self, worker: str, now: datetime, seconds: int | None = None) -> dict[str, Any]:
+        """The parameters ``SQL_ASSIGNMENTS`` names."""
+        return {"worker": worker, "expires": self.expires(now, seconds), "now": now}
+
+    def taken_by(self, worker: str, now: datetime, seconds: int | None = None) -> dict[str, Any]:
+        """The same, as an ORM update's fields."""
+        return {
+            "lease_owner": worker,
+            "lease_expires_at": self.expires(now, seconds),
+            "updated_at": now,
+        }
+
+    @staticmethod
+    def pop(skip_locked: Callable[[], list[M]], serialized: Callable[[], list[M]]) -> list[M]:
+        """Take rows for a worker: on Postgres ``skip_locked()``, one statement whose
+        ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass over each other's rows; on
+        SQLite, which has no row locks but serializes writers (``BEGIN IMMEDIATE``),
+        ``serialized()`` in one transaction, select then guarded update, just as safe."""
+        if supports_skip_locked():
+            return skip_locked()
+        with transaction.atomic():
+            return serialized()
+
     def renew(
         self, pk: int, owner: str, now: datetime, seconds: int | None = None, **also: Any
     ) -> bool:
