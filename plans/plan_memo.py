@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,7 @@ def remember(client: IndexClient, key: str, dag: PlanDag) -> None:
     record = {"oldest_page": oldest, "pages": pages, "dag": dag.as_json()}
     path = _path(client, key)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(record, handle)
     os.replace(temporary, path)
