@@ -59,10 +59,17 @@ def test_concatenated_gzip_members_read_as_one_stream():
 
 
 def test_a_damaged_archive_is_a_one_line_error_naming_the_file(tmp_path):
-    sdist = _big_sdist(tmp_path)
+    # Text compresses into coded blocks (random bytes would be stored as they are, where a
+    # damaged byte is just another byte): garbling the first block breaks the stream.
+    text = b"".join(b"line %d of a source file\n" % n for n in range(50_000))
+    sdist = make_sdist(
+        tmp_path,
+        "damaged-1.0.tar.gz",
+        {"damaged-1.0/src/code.py": text, "damaged-1.0/pyproject.toml": PYPROJECT},
+    )
     data = bytearray(sdist.read_bytes())
-    data[2000:2400] = b"\xff" * 400  # inside the compressed stream
-    damaged = tmp_path / "damaged-1.0.tar.gz"
+    data[20:420] = b"\xff" * 400  # just past the gzip header: the first deflate block
+    damaged = sdist
     damaged.write_bytes(bytes(data))
 
     with pytest.raises(MetadataError, match=r"damaged-1\.0\.tar\.gz: not a readable sdist"):
