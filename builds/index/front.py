@@ -108,8 +108,8 @@ def front_config(options: FrontOptions) -> str:
         hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
             hsts += "; includeSubDomains"
-    headers = [(name, value) for name, value in security_headers(secure=False)]
-    headers.append(("X-Content-Type-Options", "nosniff"))
+    # The app's security headers (HSTS apart: it depends on the request, see the map).
+    headers = {**dict(security_headers(secure=False)), "X-Content-Type-Options": "nosniff"}
     context = {
         "upstream": options.upstream,
         "listen": options.listen,
@@ -123,7 +123,7 @@ def front_config(options: FrontOptions) -> str:
         "proxy_header_value": re.escape(proxy_header[1]) if proxy_header else "",
         "ssl_redirect": 1 if settings.SECURE_SSL_REDIRECT else 0,
         "hsts": hsts,
-        "security_headers": list(dict(headers).items()),
+        "security_headers": list(headers.items()),
         "default_slug": default_target().slug,
         "root_page": ROOT_PAGE,
         "pages_dir": str(settings.INDEX_PAGES_DIR),
