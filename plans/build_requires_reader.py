@@ -8,6 +8,7 @@ in parallel; the breadth-first walk over build environments then mostly finds th
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from packaging.requirements import Requirement
@@ -24,9 +25,12 @@ class BuildRequiresReader:
         self.client = client
         self._pool = ThreadPoolExecutor(max_workers=client.workers, thread_name_prefix="build-reqs")
         self._reads: dict[str, Future[Declared]] = {}
+        self._lock = threading.Lock()  # guesses arrive from the index client's threads
+        self._closed = False
 
     def prefetch(self, candidate: Candidate) -> None:
-        """Called as the resolver pins ``candidate``: start reading if it must be built."""
+        """Called as the resolver pins ``candidate``, or guesses it will: start reading if
+        it must be built (a wrong guess costs one read, which nothing waits for)."""
         if candidate.action == "build" and not candidate.dist.is_wheel:
             self.start(candidate.dist)
 
@@ -39,13 +43,19 @@ class BuildRequiresReader:
 
     def close(self) -> None:
         """Reads not started are dropped; one under way finishes and is kept in the cache."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._closed = True
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _future(self, sdist: DistFile) -> Future[Declared]:
-        known = self._reads.get(sdist.sha256)
-        if known is None:
-            known = self._reads[sdist.sha256] = self._pool.submit(self._declared, sdist)
-        return known
+        with self._lock:
+            known = self._reads.get(sdist.sha256)
+            if known is None and self._closed:  # a late guess, after the plan ended
+                known = Future()
+                known.cancel()
+            elif known is None:
+                known = self._reads[sdist.sha256] = self._pool.submit(self._declared, sdist)
+            return known
 
     def _declared(self, sdist: DistFile) -> Declared:
         try:

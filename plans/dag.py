@@ -243,6 +243,8 @@ def _plan_once(
             overrides=overrides,
             preferred=preferred,
             on_pin=on_pin,
+            # The sdists it will likely build are read before it pins them.
+            on_likely=planning.reader.prefetch,
             cache=planning.cache,
         )
     except ResolutionError as exc:
@@ -354,6 +356,7 @@ def _build_environment(
             planning.env,
             overrides=overrides,
             on_pin=on_pin,
+            on_likely=planning.reader.prefetch,
             described_as=f"building {key}",
             cache=planning.cache,
         )

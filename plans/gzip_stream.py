@@ -1,17 +1,29 @@
-"""A gzip file as a forward-seekable stream, for ``tarfile`` to walk a large sdist fast.
+"""A gzip file as a forward-seekable stream, for a tar scan to walk a large sdist fast.
 
-``tarfile.open`` on a ``.tar.gz`` skips each member's data by seeking its ``GzipFile``,
-which decompresses and discards 8 KiB at a time in Python: for scipy's 19,000 members
-(255 MB unpacked) that was most of a cold full plan's time, and it holds the GIL while the
-planner reads other sdists in parallel. Here a skip decompresses in 1 MiB steps in zlib,
-which lets go of the GIL, and memory stays bounded whatever the file unpacks to.
+A tar reader skips each member's data by seeking; ``GzipFile`` does that by decompressing
+and discarding 8 KiB at a time in Python: for scipy's 19,000 members (255 MB unpacked) that
+was most of a cold full plan's time, holding the GIL while the planner reads other sdists in
+parallel. Here a skip inflates in 1 MiB steps in C (ISA-L where it is installed, else
+zlib), which lets go of the GIL, and memory stays bounded whatever the file unpacks to. The
+source is read front to back only, so it may be a download still under way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zlib
-from typing import Any, BinaryIO
+from types import ModuleType
+from typing import Any, BinaryIO, cast
+
+_inflater: ModuleType = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
+with contextlib.suppress(ImportError):  # isal has wheels for x86_64 and aarch64 only
+    # ISA-L inflates an sdist twice as fast as zlib (numpy's: 0.08 s against 0.18 s).
+    from isal import isal_zlib
+
+    _inflater = isal_zlib
+    _INFLATE_ERRORS = (zlib.error, cast(type[Exception], isal_zlib.error))
 
 _STEP_IN = 1 << 18  # compressed bytes fed at a time
 _STEP_OUT = 1 << 20  # most decompressed bytes held at a time
@@ -20,7 +32,7 @@ _STEP_OUT = 1 << 20  # most decompressed bytes held at a time
 class ForwardGzipReader(io.RawIOBase):
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
-        self._inflate = zlib.decompressobj(wbits=47)  # gzip (or zlib) header, auto-detected
+        self._inflate = _inflater.decompressobj(wbits=47)  # gzip (or zlib) header, auto-detected
         self._pending = b""  # compressed input not yet inflated
         self._buffer = b""  # inflated bytes from self._start on
         self._start = 0
@@ -70,12 +82,12 @@ class ForwardGzipReader(io.RawIOBase):
             self._pending = b""
         try:
             self._buffer += self._inflate.decompress(fed, _STEP_OUT)
-        except zlib.error as exc:
+        except _INFLATE_ERRORS as exc:
             raise OSError(f"not a readable gzip stream: {exc}") from None
         if self._inflate.eof:
             rest = self._inflate.unused_data + self._pending
             if rest.strip(b"\0"):  # another gzip member follows (concatenated files)
-                self._inflate = zlib.decompressobj(wbits=47)
+                self._inflate = _inflater.decompressobj(wbits=47)
                 self._pending = rest
             else:  # only padding after the last member
                 self._ended = True

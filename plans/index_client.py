@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -43,6 +43,7 @@ from plans.project_pages import (
     group_page_json,
     with_fetched_at,
 )
+from plans.verifying_download import DigestMismatch, VerifyingDownload
 from refinery.lib.backoff import retry_delay
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["DistFile", "IndexClient", "IndexFetchError", "ProjectPage", "UnknownProject"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -410,13 +413,16 @@ class IndexClient:
     def store_derived(self, key: str, value: Any) -> None:
         _atomic_write(self._derived_path(key), json.dumps(value).encode())
 
+    def _file_path(self, dist: DistFile) -> Path:
+        return self.cache_dir / "files" / dist.sha256[:2] / f"{dist.sha256}-{dist.filename}"
+
     def download(self, dist: DistFile) -> Path:
         """The file itself, verified against its sha256 and kept in the cache."""
-        path = self.cache_dir / "files" / dist.sha256[:2] / f"{dist.sha256}-{dist.filename}"
+        path = self._file_path(dist)
         if path.exists():
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(path.suffix + f".{os.getpid()}.{threading.get_ident()}.part")
+        partial = _partial_path(path)
         import urllib3
 
         for attempt in range(self.retries + 1):
@@ -444,18 +450,67 @@ class IndexClient:
                 _pause_before_retry(attempt)
         if digest.hexdigest() != dist.sha256:
             partial.unlink(missing_ok=True)
-            raise HashMismatch(
-                f"{dist.filename}: sha256 {digest.hexdigest()} does not match "
-                f"the index's {dist.sha256}"
-            )
+            raise _hash_mismatch(dist, digest.hexdigest())
         partial.replace(path)
         return path
+
+    def read_while_downloading(self, dist: DistFile, read: Callable[[BinaryIO], T]) -> T:
+        """``read`` applied to the file as it downloads, without keeping the file (what it
+        read is what the caller keeps). What ``read`` returns (or raises) stands only once
+        the whole file has matched its sha256. A download that breaks off is fetched again
+        with ``download``'s retries, and a file the cache already holds is read from it."""
+        if not self._file_path(dist).exists():
+            streamed = self._read_streaming(dist, read)
+            if streamed is not None:
+                return streamed[0]
+        with self.download(dist).open("rb") as kept:
+            return read(kept)
+
+    def _read_streaming(self, dist: DistFile, read: Callable[[BinaryIO], T]) -> tuple[T] | None:
+        """(what ``read`` returned,), or None when the network broke off."""
+        import urllib3
+
+        try:
+            response = self._http.request("GET", dist.url, preload_content=False)
+        except urllib3.exceptions.HTTPError:
+            return None
+        if response.status != 200:
+            response.release_conn()
+            return None
+        outcome: tuple[T] | Exception
+        with VerifyingDownload(response, dist.sha256) as stream:
+            try:
+                try:
+                    outcome = (read(cast(BinaryIO, stream)),)
+                except urllib3.exceptions.HTTPError:
+                    return None
+                except Exception as exc:  # the reader's verdict on the bytes, once verified
+                    outcome = exc
+                stream.finish()
+            except urllib3.exceptions.HTTPError:
+                return None
+            except DigestMismatch as exc:
+                raise _hash_mismatch(dist, exc.actual) from None
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 class _BadStatus(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
+
+
+def _partial_path(path: Path) -> Path:
+    """Where ``path`` is written before it is whole (one per thread: two may fetch it)."""
+    return path.with_suffix(path.suffix + f".{os.getpid()}.{threading.get_ident()}.part")
+
+
+def _hash_mismatch(dist: DistFile, actual: str) -> HashMismatch:
+    return HashMismatch(
+        f"{dist.filename}: sha256 {actual} does not match the index's {dist.sha256}"
+    )
 
 
 def _pause_before_retry(attempt: int) -> None:

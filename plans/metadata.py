@@ -20,11 +20,9 @@ import tarfile
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import cast
+from typing import BinaryIO, cast
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -32,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from plans.gzip_stream import ForwardGzipReader
 from plans.index_client import DistFile, IndexClient
+from plans.tar_scan import TarScanError, top_level_files
 
 logger = logging.getLogger(__name__)
 
@@ -80,58 +79,64 @@ def parse_core_metadata(data: bytes, origin: str) -> CoreMetadata:
 _SDIST_FILES = frozenset({"PKG-INFO", "pyproject.toml"})
 
 
-@contextmanager
-def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
-    if not path.name.endswith((".tar.gz", ".tgz")):
-        with tarfile.open(path) as archive:
-            yield archive
-        return
-    with (
-        path.open("rb") as raw,
-        tarfile.open(
-            fileobj=io.BufferedReader(ForwardGzipReader(raw), 1 << 16), mode="r:"
-        ) as archive,
-    ):
-        yield archive
+def is_gzip_tar(filename: str) -> bool:
+    """A ``.tar.gz`` reads front to back (it can be read as it downloads); a zip cannot."""
+    return filename.endswith((".tar.gz", ".tgz"))
 
 
 def read_sdist(path: Path, wanted: frozenset[str] = _SDIST_FILES) -> SdistInfo:
+    with path.open("rb") as source:
+        return read_sdist_file(source, path.name, wanted)
+
+
+def read_sdist_file(
+    source: BinaryIO, filename: str, wanted: frozenset[str] = _SDIST_FILES
+) -> SdistInfo:
     """``PKG-INFO`` and ``pyproject.toml`` (or only those ``wanted``) from the sdist's top
     directory, without extracting. Reading stops once it has them: a large sdist's tar
-    members are most of a cold full plan's CPU time (numpy's 8,500, scipy's 19,000)."""
-    found: dict[str, bytes] = {}
+    members are most of a cold full plan's CPU time (numpy's 8,500, scipy's 19,000). A
+    ``.tar.gz`` is read front to back only, so ``source`` may be a download under way."""
     try:
-        if path.name.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                for info in archive.infolist():
-                    parts = PurePosixPath(info.filename).parts
-                    if len(parts) == 2 and parts[1] in wanted and info.file_size <= _MAX_MEMBER:
-                        found.setdefault(parts[1], archive.read(info))
-        else:
-            with _open_tar(path) as archive:
-                for member in archive:
-                    # A plain split: PurePosixPath per member cost as much as the reading.
-                    names = member.name.removeprefix("./").split("/")
-                    if (
-                        len(names) == 2
-                        and names[1] in wanted
-                        and member.isfile()
-                        and member.size <= _MAX_MEMBER
-                    ):
-                        extracted = archive.extractfile(member)
-                        if extracted is not None:
-                            found.setdefault(names[1], extracted.read())
-                    if len(found) == len(wanted):
-                        break
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
-        raise MetadataError(f"{path.name}: not a readable sdist archive: {exc}") from None
+        if filename.endswith(".zip"):
+            found = _zip_files(source, wanted)
+        elif is_gzip_tar(filename):
+            gzip = io.BufferedReader(ForwardGzipReader(source), 1 << 16)
+            found = top_level_files(gzip, wanted, _MAX_MEMBER)
+        else:  # the older sdist formats (.tar.bz2, .tar): rare, read by tarfile
+            found = _tarfile_files(source, wanted)
+    except (tarfile.TarError, TarScanError, zipfile.BadZipFile, OSError) as exc:
+        raise MetadataError(f"{filename}: not a readable sdist archive: {exc}") from None
     pyproject = None
     if "pyproject.toml" in found:
         try:
             pyproject = tomllib.loads(found["pyproject.toml"].decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise MetadataError(f"{path.name}: pyproject.toml is not valid TOML: {exc}") from None
+            raise MetadataError(f"{filename}: pyproject.toml is not valid TOML: {exc}") from None
     return SdistInfo(pkg_info=found.get("PKG-INFO"), pyproject=pyproject)
+
+
+def _zip_files(source: BinaryIO, wanted: frozenset[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            parts = PurePosixPath(info.filename).parts
+            if len(parts) == 2 and parts[1] in wanted and info.file_size <= _MAX_MEMBER:
+                found.setdefault(parts[1], archive.read(info))
+    return found
+
+
+def _tarfile_files(source: BinaryIO, wanted: frozenset[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    with tarfile.open(fileobj=source) as archive:
+        for member in archive:
+            names = member.name.removeprefix("./").split("/")
+            if len(names) == 2 and names[1] in wanted and member.isfile():
+                extracted = archive.extractfile(member) if member.size <= _MAX_MEMBER else None
+                if extracted is not None:
+                    found.setdefault(names[1], extracted.read())
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def build_requires(info: SdistInfo, origin: str) -> list[Requirement]:
@@ -234,7 +239,13 @@ def sdist_build_requires(client: IndexClient, sdist: DistFile) -> list[Requireme
     cache = client.cache_dir / "metadata" / sdist.sha256[:2] / f"{sdist.sha256}.build-requires.json"
     if cache.exists():
         return [Requirement(text) for text in json.loads(cache.read_text(encoding="utf-8"))]
-    pyproject_only = read_sdist(client.download(sdist), frozenset({"pyproject.toml"}))
+    wanted = frozenset({"pyproject.toml"})
+    if is_gzip_tar(sdist.filename):  # unpacked as it downloads
+        pyproject_only = client.read_while_downloading(
+            sdist, lambda source: read_sdist_file(source, sdist.filename, wanted)
+        )
+    else:
+        pyproject_only = read_sdist(client.download(sdist), wanted)
     requirements = build_requires(pyproject_only, sdist.filename)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps([str(r) for r in requirements]), encoding="utf-8")

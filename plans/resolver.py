@@ -117,6 +117,7 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         overrides: Overrides,
         preferred: Mapping[NormalizedName, Version],
         on_pin: Callable[[Candidate], None] | None = None,
+        on_likely: Callable[[Candidate], None] | None = None,
         cache: ResolverCache | None = None,
     ) -> None:
         self.client = client
@@ -124,6 +125,8 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
         self.overrides = overrides
         self.preferred = preferred
         self.on_pin = on_pin
+        # Told of the candidate the resolver will most likely pin, as soon as its page is in.
+        self.on_likely = on_likely
         # Who asked for what, for explaining conflicts as a chain back to the file.
         self.requested_by: dict[NormalizedName, tuple[str | None, str]] = {}
         self._cache = cache or ResolverCache()
@@ -261,6 +264,8 @@ class PlanProvider(AbstractProvider):  # type: ignore[type-arg]
                 return  # the resolver will meet the same error and report it
             versions = self._allowed_versions(name, [requirement])
             best = next(self._iter_candidates(name, extras, versions, exact), None)
+            if best is not None and self.on_likely is not None:
+                self.on_likely(best)
             if best is not None and best.metadata_wheel is not None:
                 future = self.client.wheel_metadata_future(best.metadata_wheel)
                 future.add_done_callback(lambda data: on_metadata(best, data))
@@ -384,13 +389,22 @@ def resolve(
     overrides: Overrides | None = None,
     preferred: Mapping[NormalizedName, Version] | None = None,
     on_pin: Callable[[Candidate], None] | None = None,
+    on_likely: Callable[[Candidate], None] | None = None,
     described_as: str = "the file",
     cache: ResolverCache | None = None,
 ) -> Resolution:
-    """Resolve ``requirements`` (markers already evaluated) for ``env``."""
+    """Resolve ``requirements`` (markers already evaluated) for ``env``. ``on_pin`` hears
+    of each candidate pinned; ``on_likely``, earlier, of the newest candidate of each
+    package the resolver will ask about (a guess, made while the resolver works)."""
     overrides = overrides or Overrides()
     provider = PlanProvider(
-        client, env, overrides=overrides, preferred=preferred or {}, on_pin=on_pin, cache=cache
+        client,
+        env,
+        overrides=overrides,
+        preferred=preferred or {},
+        on_pin=on_pin,
+        on_likely=on_likely,
+        cache=cache,
     )
     wanted = [r for r in requirements if canonicalize_name(r.name) not in overrides.exclude]
     for requirement in wanted:

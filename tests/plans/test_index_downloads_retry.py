@@ -3,18 +3,16 @@ with the one backoff policy, a 404 does not, and a download never leaves a parti
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from plans.index_client import IndexClient, IndexFetchError
 from plans.project_pages import DistFile, parse_version
+from tests.plans.dist_files import dist_file
 
 BODY = b"not really a wheel, but bytes with a known hash\n" * 100
 
@@ -52,19 +50,7 @@ def files() -> Iterator[str]:
 
 
 def _dist(url: str) -> DistFile:
-    return DistFile(
-        filename="demo-1.0-py3-none-any.whl",
-        url=url,
-        sha256=hashlib.sha256(BODY).hexdigest(),
-        size=len(BODY),
-        requires_python=None,
-        yanked=False,
-        upload_time=None,
-        core_metadata=False,
-        name=canonicalize_name("demo"),
-        version=Version("1.0"),
-        is_wheel=True,
-    )
+    return dist_file("demo-1.0-py3-none-any.whl", url, BODY)
 
 
 def test_a_download_that_meets_503s_is_tried_again_and_arrives(files, tmp_path: Path):
