@@ -30,8 +30,12 @@ _STEP_OUT = 1 << 20  # most decompressed bytes held at a time
 
 
 class ForwardGzipReader(io.RawIOBase):
-    def __init__(self, source: BinaryIO) -> None:
+    """``limit``: the most bytes the stream may unpack to before reading it is an error (a
+    small file of zeros can unpack to gigabytes, which would keep a planner busy)."""
+
+    def __init__(self, source: BinaryIO, limit: int | None = None) -> None:
         self._source = source
+        self._limit = limit
         self._inflate = _inflater.decompressobj(wbits=47)  # gzip (or zlib) header, auto-detected
         self._pending = b""  # compressed input not yet inflated
         self._buffer = b""  # inflated bytes from self._start on
@@ -84,6 +88,8 @@ class ForwardGzipReader(io.RawIOBase):
             self._buffer += self._inflate.decompress(fed, _STEP_OUT)
         except _INFLATE_ERRORS as exc:
             raise OSError(f"not a readable gzip stream: {exc}") from None
+        if self._limit is not None and self._start + len(self._buffer) > self._limit:
+            raise OSError(f"it unpacks to more than {self._limit >> 20} MiB")
         if self._inflate.eof:
             rest = self._inflate.unused_data + self._pending
             if rest.strip(b"\0"):  # another gzip member follows (concatenated files)

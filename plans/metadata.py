@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 # pip's build requirements for a project that does not declare any (PEP 517 legacy path).
 LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 _MAX_MEMBER = 4 * 1024 * 1024
+# Far beyond any real sdist (scipy's, among the largest, unpacks to 255 MB): a gzip bomb
+# stops here instead of keeping the planner inflating for minutes.
+MAX_UNPACKED = 2 << 30
 _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 
 
@@ -100,7 +103,7 @@ def read_sdist_file(
         if filename.endswith(".zip"):
             found = _zip_files(source, wanted)
         elif is_gzip_tar(filename):
-            gzip = io.BufferedReader(ForwardGzipReader(source), 1 << 16)
+            gzip = io.BufferedReader(ForwardGzipReader(source, MAX_UNPACKED), 1 << 16)
             found = top_level_files(gzip, wanted, _MAX_MEMBER)
         else:  # the older sdist formats (.tar.bz2, .tar): rare, read by tarfile
             found = _tarfile_files(source, wanted)

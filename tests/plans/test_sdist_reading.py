@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from plans import metadata
 from plans.gzip_stream import ForwardGzipReader
 from plans.metadata import MetadataError, read_sdist
 from tests.sdists import make_sdist
@@ -83,3 +84,17 @@ def test_seeking_backwards_is_refused():
 
     with pytest.raises(io.UnsupportedOperation):
         reader.seek(0)
+
+
+def test_an_sdist_that_unpacks_past_the_limit_is_refused_before_the_end(tmp_path, monkeypatch):
+    # Zeros compress a thousandfold: a small download, gigabytes once unpacked.
+    bomb = make_sdist(
+        tmp_path,
+        "bomb-1.0.tar.gz",
+        {"bomb-1.0/zeros.bin": bytes(30 << 20), "bomb-1.0/pyproject.toml": PYPROJECT},
+    )
+    assert bomb.stat().st_size < 1 << 20
+    monkeypatch.setattr(metadata, "MAX_UNPACKED", 10 << 20)
+
+    with pytest.raises(MetadataError, match=r"bomb-1\.0\.tar\.gz: .*unpacks to more than 10 MiB"):
+        read_sdist(bomb)
