@@ -158,7 +158,7 @@ class TargetEnvironment:
     @property
     def tag_rank(self) -> Mapping[Tag, int]:
         # Some 1,600 tags for a manylinux target: made once per target and process, not per
-        # instance (a build's bookkeeping made four of them, 1.5 ms each).
+        # instance (a drain's bookkeeping made about four instances per build).
         return _tag_rank(self.python_version, self.platform_tag)
 
     def wheel_rank(self, wheel_tags: frozenset[Tag]) -> int | None:
