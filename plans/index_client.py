@@ -480,12 +480,12 @@ class IndexClient:
         outcome: tuple[T] | Exception
         with VerifyingDownload(response, dist.sha256) as stream:
             try:
-                try:
-                    outcome = (read(cast(BinaryIO, stream)),)
-                except urllib3.exceptions.HTTPError:
-                    return None
-                except Exception as exc:  # the reader's verdict on the bytes, once verified
-                    outcome = exc
+                outcome = (read(cast(BinaryIO, stream)),)
+            except urllib3.exceptions.HTTPError:
+                return None
+            except Exception as exc:  # the reader's verdict on the bytes, once verified
+                outcome = exc
+            try:
                 stream.finish()
             except urllib3.exceptions.HTTPError:
                 return None

@@ -55,7 +55,7 @@ def top_level_files(stream: BinaryIO, wanted: frozenset[str], max_size: int) -> 
         name = pax.get(b"path") or long_name or _ustar_name(header)
         pax, long_name = {}, None
         parts = name.decode("utf-8", "surrogateescape").removeprefix("./").split("/")
-        padded = -(-size // BLOCK) * BLOCK
+        padded = _padded(size)
         if (
             kind in _REGULAR
             and len(parts) == 2
@@ -70,6 +70,11 @@ def top_level_files(stream: BinaryIO, wanted: frozenset[str], max_size: int) -> 
         elif padded:
             _skip(stream, padded)
     return found
+
+
+def _padded(size: int) -> int:
+    """The bytes a member's data takes in the archive: whole 512-byte blocks."""
+    return -(-size // BLOCK) * BLOCK
 
 
 def _read(stream: BinaryIO, size: int) -> bytes:
@@ -119,7 +124,7 @@ def _number(field: bytes) -> int:
 def _meta_data(stream: BinaryIO, size: int) -> bytes:
     if size > _LONG_META_MAX:
         raise TarScanError(f"an extended header of {size} bytes")
-    padded = -(-size // BLOCK) * BLOCK
+    padded = _padded(size)
     data = _read(stream, padded)
     if len(data) < size:
         raise TarScanError("the archive ends inside an extended header")
