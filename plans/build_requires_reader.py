@@ -4,11 +4,16 @@ A cold full plan downloads every sdist it must build to open its ``pyproject.tom
 costs more than resolving the runtime closure. So the read starts the moment the resolver
 pins a candidate that must be built (while it goes on resolving the rest), and the reads run
 in parallel; the breadth-first walk over build environments then mostly finds them done.
+Each read, once done, hands what it found to ``on_declared``: the planner then fetches
+those requirements' pages and metadata, so the build environments resolve later without
+waiting on the network.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from packaging.requirements import Requirement
@@ -17,12 +22,16 @@ from plans.index_client import DistFile, IndexClient
 from plans.metadata import MetadataError, sdist_build_requires
 from plans.resolver import Candidate
 
+logger = logging.getLogger(__name__)
+
 Declared = list[Requirement] | MetadataError
 
 
 class BuildRequiresReader:
     def __init__(self, client: IndexClient) -> None:
         self.client = client
+        # Told of each sdist's build requirements as soon as they are read.
+        self.on_declared: Callable[[list[Requirement]], None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=client.workers, thread_name_prefix="build-reqs")
         self._reads: dict[str, Future[Declared]] = {}
         self._lock = threading.Lock()  # guesses arrive from the index client's threads
@@ -59,6 +68,14 @@ class BuildRequiresReader:
 
     def _declared(self, sdist: DistFile) -> Declared:
         try:
-            return sdist_build_requires(self.client, sdist)
+            declared = sdist_build_requires(self.client, sdist)
         except MetadataError as exc:
             return exc
+        if self.on_declared is not None:
+            try:
+                self.on_declared(declared)
+            except Exception:  # a head start, never a reason to lose the read
+                logger.warning(
+                    "%s: prefetching its build requirements failed", sdist.filename, exc_info=True
+                )
+        return declared

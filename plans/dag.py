@@ -29,6 +29,7 @@ from plans.plan_memo import memo_key, recall, remember
 from plans.project_pages import parse_version
 from plans.resolver import (
     Candidate,
+    FetchAhead,
     Overrides,
     Resolution,
     ResolutionError,
@@ -195,9 +196,13 @@ def _plan_passing_over_unbuildable(
 ) -> PlanDag:
     unbuildable: dict[NormalizedName, frozenset[Version]] = dict(overrides.unbuildable)
     passed_over: list[str] = []
-    planning = _Planning(
-        client, env, BuildRequiresReader(client), ResolverCache(), max_deps, progress
+    cache, reader = ResolverCache(), BuildRequiresReader(client)
+    # What each sdist read finds is fetched ahead while the runtime closure still resolves
+    # (and the sdists that environment must build are read ahead in turn).
+    reader.on_declared = FetchAhead(
+        client, env, overrides=overrides, cache=cache, on_likely=reader.prefetch
     )
+    planning = _Planning(client, env, reader, cache, max_deps, progress)
     try:
         while True:
             attempt = replace(overrides, unbuildable=dict(unbuildable))

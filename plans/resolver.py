@@ -381,6 +381,40 @@ class Resolution:
     extras: dict[NormalizedName, set[str]]
 
 
+class FetchAhead:
+    """Fetches, in the background, what a later resolution will ask for: the pages of
+    ``requirements``, the metadata of their likely versions and so on down, as the
+    resolver's own speculation does. For build requirements read from an sdist while the
+    runtime closure is still resolving: their environment then resolves without waiting
+    on the network. Guesses only; nothing is pinned or decided here."""
+
+    def __init__(
+        self,
+        client: IndexClient,
+        env: TargetEnvironment,
+        *,
+        overrides: Overrides,
+        cache: ResolverCache,
+        on_likely: Callable[[Candidate], None] | None = None,
+    ) -> None:
+        self._env = env
+        self._provider = PlanProvider(
+            client, env, overrides=overrides, preferred={}, on_likely=on_likely, cache=cache
+        )
+
+    def __call__(self, requirements: Iterable[Requirement]) -> None:
+        for requirement in requirements:
+            try:
+                applies = self._env.evaluate(requirement.marker)
+            except MarkerError:
+                continue  # the planner reports it when it reaches this environment
+            if (
+                applies
+                and canonicalize_name(requirement.name) not in self._provider.overrides.exclude
+            ):
+                self._provider.speculate(requirement)
+
+
 def resolve(
     requirements: Sequence[Requirement],
     client: IndexClient,
