@@ -173,6 +173,30 @@ class IndexClient:
         """How many requests this client makes at once."""
         return self._workers
 
+    def options(self) -> dict[str, Any]:
+        """What makes an equal client in another process (``from_options``), as JSON values."""
+        return {
+            "index_urls": self.index_urls,
+            "cache_dir": str(self.cache_dir.resolve()),
+            "ttl": self.ttl,
+            "workers": self._workers,
+            "timeout": self._timeout,
+            "retries": self.retries,
+            "ca_bundle": self._ca_bundle,
+        }
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> IndexClient:
+        return cls(
+            list(options["index_urls"]),
+            Path(options["cache_dir"]),
+            ttl=float(options["ttl"]),
+            workers=int(options["workers"]),
+            timeout=float(options["timeout"]),
+            retries=int(options["retries"]),
+            ca_bundle=options["ca_bundle"],
+        )
+
     @property
     def _http(self) -> urllib3.PoolManager:
         """The connection pool, made on first use: a re-plan inside the TTL never needs
@@ -285,7 +309,7 @@ class IndexClient:
             headers["If-Modified-Since"] = cached.last_modified
         response = self._request("GET", url, headers)
         if response.status == 304 and cached is not None and cached_bytes is not None:
-            _atomic_write(path, with_fetched_at(cached_bytes, time.time()))
+            atomic_write(path, with_fetched_at(cached_bytes, time.time()))
             return url, cached.groups
         if response.status == 404:
             return None
@@ -298,7 +322,7 @@ class IndexClient:
         except MalformedPage as exc:
             raise IndexFetchError(f"{url}: malformed PEP 691 JSON: {exc}") from None
         etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
-        _atomic_write(path, encode_cached(url, time.time(), etag, last_modified, groups))
+        atomic_write(path, encode_cached(url, time.time(), etag, last_modified, groups))
         return url, groups
 
     def _load_project(self, name: NormalizedName) -> ProjectPage:
@@ -366,7 +390,7 @@ class IndexClient:
         if data is None:
             with zipfile.ZipFile(self.download(dist)) as archive:
                 data = _read_metadata_member(archive, dist)
-        _atomic_write(path, data)
+        atomic_write(path, data)
         return data
 
     def _metadata_by_range(self, dist: DistFile) -> bytes | None:
@@ -411,7 +435,7 @@ class IndexClient:
             return None
 
     def store_derived(self, key: str, value: Any) -> None:
-        _atomic_write(self._derived_path(key), json.dumps(value).encode())
+        atomic_write(self._derived_path(key), json.dumps(value).encode())
 
     def _file_path(self, dist: DistFile) -> Path:
         return self.cache_dir / "files" / dist.sha256[:2] / f"{dist.sha256}-{dist.filename}"
@@ -546,7 +570,8 @@ def _read_metadata_member(archive: zipfile.ZipFile, dist: DistFile) -> bytes:
     return archive.read(members[0])
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """``data`` at ``path``, whole or not at all (another process may read it meanwhile)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + f".{os.getpid()}.{threading.get_ident()}.tmp")
     temporary.write_bytes(data)

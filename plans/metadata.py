@@ -29,7 +29,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from plans.gzip_stream import ForwardGzipReader
-from plans.index_client import DistFile, IndexClient
+from plans.index_client import DistFile, IndexClient, atomic_write
 from plans.tar_scan import TarScanError, top_level_files
 
 logger = logging.getLogger(__name__)
@@ -239,9 +239,9 @@ def dependencies_of(
 
 def sdist_build_requires(client: IndexClient, sdist: DistFile) -> list[Requirement]:
     """Build requirements of an sdist; kept by its sha256, so a re-plan opens no tarball."""
-    cache = client.cache_dir / "metadata" / sdist.sha256[:2] / f"{sdist.sha256}.build-requires.json"
-    if cache.exists():
-        return [Requirement(text) for text in json.loads(cache.read_text(encoding="utf-8"))]
+    cached = cached_build_requires(client, sdist)
+    if cached is not None:
+        return cached
     wanted = frozenset({"pyproject.toml"})
     if is_gzip_tar(sdist.filename):  # unpacked as it downloads
         pyproject_only = client.read_while_downloading(
@@ -250,6 +250,21 @@ def sdist_build_requires(client: IndexClient, sdist: DistFile) -> list[Requireme
     else:
         pyproject_only = read_sdist(client.download(sdist), wanted)
     requirements = build_requires(pyproject_only, sdist.filename)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps([str(r) for r in requirements]), encoding="utf-8")
+    # Whole or not at all: a helper process may be stopped halfway (plans.build_requires_process).
+    atomic_write(
+        _build_requires_path(client, sdist), json.dumps([str(r) for r in requirements]).encode()
+    )
     return requirements
+
+
+def _build_requires_path(client: IndexClient, sdist: DistFile) -> Path:
+    return client.cache_dir / "metadata" / sdist.sha256[:2] / f"{sdist.sha256}.build-requires.json"
+
+
+def cached_build_requires(client: IndexClient, sdist: DistFile) -> list[Requirement] | None:
+    """The build requirements an earlier read of this sdist kept, or None."""
+    try:
+        texts = json.loads(_build_requires_path(client, sdist).read_bytes())
+        return [Requirement(text) for text in texts]
+    except (OSError, ValueError, TypeError, InvalidRequirement):
+        return None
