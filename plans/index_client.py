@@ -44,6 +44,7 @@ from plans.project_pages import (
     with_fetched_at,
 )
 from plans.verifying_download import DigestMismatch, VerifyingDownload
+from plans.zip_scan import ZipScanError, wheel_metadata
 from refinery.lib.backoff import retry_delay
 
 if TYPE_CHECKING:
@@ -396,9 +397,8 @@ class IndexClient:
     def _metadata_by_range(self, dist: DistFile) -> bytes | None:
         assert dist.size is not None
         try:
-            with zipfile.ZipFile(_RangeFile(self, dist.url, dist.size)) as archive:
-                return _read_metadata_member(archive, dist)
-        except (IndexFetchError, zipfile.BadZipFile, KeyError) as exc:
+            return wheel_metadata(_RangeFile(self, dist.url, dist.size), dist.size)
+        except (IndexFetchError, ZipScanError) as exc:
             logger.info("range read of %s failed (%s); downloading it", dist.filename, exc)
             return None
 
