@@ -107,6 +107,9 @@ class BuildRequiresProcess:
         environment["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(_ROOT), environment.get("PYTHONPATH", "")) if p
         )
+        if not sys.executable:  # an embedded interpreter: nothing to start
+            self._gone = True
+            raise HelperGone("no Python executable to start the helper with")
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "plans.build_requires_process"],
@@ -210,8 +213,10 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    # The answers own stdout; anything printed goes to stderr instead.
-    protocol_out = sys.stdout.buffer
+    # The answers own the original stdout; anything else written to descriptor 1 (print, or
+    # a C library) goes to stderr instead of into the protocol.
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
         serve(sys.stdin.buffer, protocol_out)

@@ -397,7 +397,7 @@ class IndexClient:
     def _metadata_by_range(self, dist: DistFile) -> bytes | None:
         assert dist.size is not None
         try:
-            return wheel_metadata(_RangeFile(self, dist.url, dist.size), dist.size)
+            return wheel_metadata(cast(BinaryIO, _RangeFile(self, dist.url, dist.size)), dist.size)
         except (IndexFetchError, ZipScanError) as exc:
             logger.info("range read of %s failed (%s); downloading it", dist.filename, exc)
             return None
