@@ -132,6 +132,7 @@ class BuildRequiresProcess:
         threading.Thread(
             target=self._answers, args=(process,), name="build-reqs-answers", daemon=True
         ).start()
+        logger.info("reading big sdists in a helper process (pid %s)", process.pid)
         self._process = process
         return process
 
