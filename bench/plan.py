@@ -47,7 +47,6 @@ def _ours(file: Path, platform: str, cache: Path, mode: str) -> int:
     from inputs.target_env import TargetEnvironment
     from plans.dag import build_plan_dag
     from plans.index_client import IndexClient
-    from plans.resolver import resolve
 
     env = TargetEnvironment(PYTHON_FULL, platform)
     requirements = []
@@ -60,6 +59,9 @@ def _ours(file: Path, platform: str, cache: Path, mode: str) -> int:
                 requirements.append(requirement)
     with IndexClient([PYPI], cache, ttl=600) as client:
         if mode == "runtime":
+            # Imported only here, as the planner does: a warm re-plan never loads the resolver.
+            from plans.resolver import resolve
+
             return len(resolve(requirements, client, env).packages)
         if mode == "replan":  # a running plan worker planning the same input again
             build_plan_dag(requirements, client, env)

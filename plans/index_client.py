@@ -21,10 +21,8 @@ import io
 import json
 import logging
 import os
-import ssl
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +46,8 @@ from plans.zip_scan import ZipScanError, wheel_metadata
 from refinery.lib.backoff import retry_delay
 
 if TYPE_CHECKING:
+    import zipfile
+
     import urllib3
 
 __all__ = ["DistFile", "IndexClient", "IndexFetchError", "ProjectPage", "UnknownProject"]
@@ -207,6 +207,8 @@ class IndexClient:
         matters because the planner is bound by one core (the GIL), not by the network."""
         with self._lock:
             if self._http_client is None:
+                import ssl
+
                 import urllib3
 
                 from refinery.lib.host_addresses import pool_manager
@@ -388,7 +390,9 @@ class IndexClient:
                 data = response.data
         if data is None and dist.size:
             data = self._metadata_by_range(dist)
-        if data is None:
+        if data is None:  # rare (no size listed, or a zip the scan cannot read): zipfile then
+            import zipfile
+
             with zipfile.ZipFile(self.download(dist)) as archive:
                 data = _read_metadata_member(archive, dist)
         atomic_write(path, data)

@@ -23,7 +23,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from inputs.target_env import TargetEnvironment
-from plans.resolver import Overrides
+from plans.plan_overrides import Overrides
 
 if TYPE_CHECKING:
     from plans.dag import PlanDag

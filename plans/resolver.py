@@ -23,10 +23,10 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from resolvelib.structs import RequirementInformation
 
-from inputs.format_control import FormatControl
 from inputs.target_env import MarkerError, TargetEnvironment
 from plans.index_client import DistFile, IndexClient, ProjectPage
 from plans.metadata import CoreMetadata, MetadataError, dependencies_of
+from plans.plan_overrides import Overrides
 
 MAX_ROUNDS = 20_000
 # How far ahead of the resolver dependencies are fetched (see PlanProvider.speculate).
@@ -54,21 +54,6 @@ class Candidate:
     def __str__(self) -> str:
         extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
         return f"{self.name}{extras}=={self.version}"
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Per-plan overrides: force a version of a package, or leave a package out."""
-
-    force: Mapping[NormalizedName, Version] = field(default_factory=dict)
-    exclude: frozenset[NormalizedName] = frozenset()
-    # --hash values from the requirements file: only files with these sha256 may be used.
-    hashes: Mapping[NormalizedName, frozenset[str]] = field(default_factory=dict)
-    # --no-binary / --only-binary: whether a package may come as a wheel, an sdist or both.
-    formats: FormatControl = field(default_factory=FormatControl)
-    # Versions the planner found cannot be built for the target (their build requirements
-    # cannot be met): passed over as if they were not on the index.
-    unbuildable: Mapping[NormalizedName, frozenset[Version]] = field(default_factory=dict)
 
 
 def _identify(name: str, extras: Iterable[str]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from plans.dag import PlanError, _check_build_cycles
+from plans.dag import PlanError
+from plans.plan_resolution import _check_build_cycles
 
 
 def test_a_cycle_among_packages_to_build_names_every_step():

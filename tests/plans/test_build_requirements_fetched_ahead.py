@@ -15,7 +15,8 @@ from inputs.target_env import TargetEnvironment
 from plans.build_requires_reader import BuildRequiresReader
 from plans.dag import build_plan_dag
 from plans.index_client import IndexClient
-from plans.resolver import FetchAhead, Overrides, ResolverCache
+from plans.plan_overrides import Overrides
+from plans.resolver import FetchAhead, ResolverCache
 from tests.local_index import local_index
 from tests.sdists import make_sdist
 from tests.wheels import make_wheel

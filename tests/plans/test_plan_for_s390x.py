@@ -10,7 +10,7 @@ from packaging.utils import canonicalize_name
 from inputs.target_env import TargetEnvironment
 from plans.dag import PlanError, build_plan_dag, parse_overrides
 from plans.index_client import IndexClient
-from plans.resolver import Overrides
+from plans.plan_overrides import Overrides
 
 pytestmark = [pytest.mark.network]
 
