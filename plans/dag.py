@@ -90,7 +90,7 @@ def build_plan_dag(
         check_size(recalled, max_deps)
         return recalled
     # Loaded only now: a re-plan that is a lookup needs none of the resolver, and loading it
-    # was a third of such a re-plan's process (measured).
+    # was a quarter of such a re-plan as a process (measured: 0.165 s -> 0.121 s).
     from plans.plan_resolution import plan_passing_over_unbuildable
 
     dag = plan_passing_over_unbuildable(

@@ -115,6 +115,8 @@ def plan_passing_over_unbuildable(
     max_deps: int | None,
     progress: Callable[[str], None] | None,
 ) -> PlanDag:
+    """The plan's DAG, resolved again without each version found unbuildable on the way
+    (at most ``MAX_PASSED_OVER`` of them); see ``plans.dag.build_plan_dag``."""
     unbuildable: dict[NormalizedName, frozenset[Version]] = dict(overrides.unbuildable)
     passed_over: list[str] = []
     cache, reader = ResolverCache(), BuildRequiresReader(client)
