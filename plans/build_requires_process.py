@@ -146,7 +146,10 @@ class BuildRequiresProcess:
             except (ValueError, KeyError, TypeError):
                 logger.warning("build requirements helper said something unexpected: %r", line)
                 continue
-            _settle(future, answer)
+            try:
+                _settle(future, answer)
+            except Exception as exc:  # a reader must never wait on an answer that broke
+                future.set_exception(HelperGone(f"unreadable answer: {exc}"))
         with self._lock:  # the helper ended: whoever still waits reads in-process
             self._gone = True
             pending, self._pending = self._pending, {}

@@ -6,7 +6,8 @@ pins a candidate that must be built (while it goes on resolving the rest), and t
 in parallel; the breadth-first walk over build environments then mostly finds them done.
 Each read, once done, hands what it found to ``on_declared``: the planner then fetches
 those requirements' pages and metadata, so the build environments resolve later without
-waiting on the network.
+waiting on the network. Big sdists are read in a helper process
+(``plans.build_requires_process``), beside the resolver rather than under its GIL.
 """
 
 from __future__ import annotations

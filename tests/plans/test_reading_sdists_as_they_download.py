@@ -102,3 +102,18 @@ def test_a_damaged_archive_with_the_right_hash_says_the_archive_is_damaged(files
         pytest.raises(MetadataError, match=r"demo-1\.0\.tar\.gz: not a readable sdist archive"),
     ):
         sdist_build_requires(client, _sdist(f"{files}/ok/demo-1.0.tar.gz"))
+
+
+def test_a_kept_read_that_was_cut_short_is_read_again_not_trusted(files, tmp_path: Path):
+    cache = tmp_path / "cache"
+    sdist = _sdist(f"{files}/ok/demo-1.0.tar.gz")
+    with IndexClient([files], cache) as client:
+        sdist_build_requires(client, sdist)
+    (kept,) = cache.rglob("*.build-requires.json")
+    kept.write_bytes(kept.read_bytes()[:10])  # as if its writer had been stopped halfway
+
+    with IndexClient([files], cache) as client:
+        declared = sdist_build_requires(client, sdist)
+
+    assert [str(r) for r in declared] == ["meson-python>=0.15", "cython>=3"]
+    assert Files.hits == {"/ok/demo-1.0.tar.gz": 2}
