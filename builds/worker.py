@@ -230,7 +230,11 @@ class LocalBuildQueue:
         job = outlasting_outages(
             lambda: build_queue.complete(job_id, worker_id, message=message), what=what
         )
-        outlasting_outages(lambda: repairs.after_success(job), what=what)
+        _after_report(
+            job_id,
+            "learning from the success",
+            lambda: outlasting_outages(lambda: repairs.after_success(job), what=what),
+        )
         self._refresh_manifest(job)
 
     def fail(
@@ -267,9 +271,13 @@ class LocalBuildQueue:
     def _refresh_manifest(job: BuildJob) -> None:
         if job.plan_id is not None:
             plan_id = job.plan_id
-            outlasting_outages(
-                lambda: write_manifest(Plan.objects.select_related("target").get(pk=plan_id)),
-                what=f"plan {plan_id}: manifest",
+            _after_report(
+                job.pk,
+                f"writing plan {plan_id}'s manifest",
+                lambda: outlasting_outages(
+                    lambda: write_manifest(Plan.objects.select_related("target").get(pk=plan_id)),
+                    what=f"plan {plan_id}: manifest",
+                ),
             )
 
     def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
@@ -310,6 +318,16 @@ class LocalBuildQueue:
             provenance=with_recipe_origins(provenance, model),
         )
         return artifact.sha256
+
+
+def _after_report(job_id: int, what: str, step: Callable[[], object]) -> None:
+    """A step taken once the job's outcome is recorded. Its failure is logged, not raised:
+    raised, it reached the worker's error path, which tried to fail a job already final
+    (refused) and logged that instead of the cause."""
+    try:
+        step()
+    except Exception:
+        logger.exception("job %s: its outcome is recorded, but %s failed", job_id, what)
 
 
 class _Heartbeat(threading.Thread):
