@@ -383,6 +383,7 @@ class FetchAhead:
         on_likely: Callable[[Candidate], None] | None = None,
     ) -> None:
         self._env = env
+        self._excluded = overrides.exclude
         self._provider = PlanProvider(
             client, env, overrides=overrides, preferred={}, on_likely=on_likely, cache=cache
         )
@@ -393,10 +394,7 @@ class FetchAhead:
                 applies = self._env.evaluate(requirement.marker)
             except MarkerError:
                 continue  # the planner reports it when it reaches this environment
-            if (
-                applies
-                and canonicalize_name(requirement.name) not in self._provider.overrides.exclude
-            ):
+            if applies and canonicalize_name(requirement.name) not in self._excluded:
                 self._provider.speculate(requirement)
 
 
