@@ -17,14 +17,16 @@ from refinery.lib.body_limits import RequestBodyLimit  # noqa: E402
 from refinery.lib.ws_auth import HeaderTokenAuthMiddleware  # noqa: E402
 from refinery.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+_router = ProtocolTypeRouter(
     {
-        # Oversized or anonymous bodies are refused before anything reads them; published
-        # simple pages are answered before Django (see builds/index/fast_path.py).
-        "http": RequestBodyLimit(IndexFastPath(django_asgi_app)),
+        # Oversized or anonymous bodies are refused before anything reads them.
+        "http": RequestBodyLimit(django_asgi_app),
         # Live logs and plan status: the session's user, or the API's token headers.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(HeaderTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )
+# Published simple pages are answered first, before any other layer (the index is the
+# hottest path; see builds/index/fast_path.py): the fast path reads no request body.
+application = IndexFastPath(_router)

@@ -105,6 +105,8 @@ def _page(request: HttpRequest, slug: str | None, project: str | None) -> HttpRe
         if_modified_since=request.headers.get("If-Modified-Since"),
     )
     response = HttpResponse(rendered.body, status=rendered.status)
+    if rendered.status == 304:
+        del response["Content-Type"]  # no content headers, as the fast path and nginx answer
     for name, value in rendered.headers:
         response[name] = value
     return response

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from builds.index.fast_path import IndexFastPath
+from builds.index.publishing import refresh_project
+from plans.models import Target
 from tests.factories import ArtifactFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +89,91 @@ def test_the_fast_path_honours_conditional_get_and_head(published):
     status, headers, body = _get(app, "/simple/demo/", method="HEAD", headers=[("accept", JSON)])
     assert (status, body) == (200, b"")
     assert headers["content-length"] == str(len(published.content))
+
+
+def test_django_answers_a_revalidation_with_the_headers_the_fast_path_sends(published, client):
+    etag = published["ETag"]
+    status, headers, _ = _get(
+        IndexFastPath(Downstream()),
+        "/simple/demo/",
+        headers=[("accept", JSON), ("if-none-match", etag)],
+    )
+    django = client.get("/simple/demo/", HTTP_ACCEPT=JSON, HTTP_IF_NONE_MATCH=etag)
+
+    assert status == django.status_code == 304
+    # RFC 9110 15.4.5: validators and caching headers, no content headers, from either path.
+    assert "content-type" not in headers
+    assert "Content-Type" not in django.headers
+    for name in ("ETag", "Last-Modified", "Vary", "Cache-Control"):
+        assert headers[name.lower()] == django[name], name
+
+
+def test_a_repeated_request_gets_the_kept_answer_until_the_page_is_published_again(published):
+    downstream = Downstream()
+    app = IndexFastPath(downstream)
+    first = _get(app, "/simple/demo/", headers=[("accept", JSON)])
+    assert _get(app, "/simple/demo/", headers=[("accept", JSON)]) == first
+
+    target = Target.objects.get(python_version="3.11", platform_tag="manylinux_2_17_x86_64")
+    ArtifactFactory(target=target, name="demo", version="2.0")
+    refresh_project("demo")
+
+    status, _, body = _get(app, "/simple/demo/", headers=[("accept", JSON)])
+    assert status == 200
+    assert b"demo-2.0-py3-none-any.whl" in body
+    assert b"demo-2.0-py3-none-any.whl" not in first[2]
+    assert downstream.paths == []
+
+
+def test_page_hits_reach_the_metrics_within_half_a_second(published):
+    app = IndexFastPath(Downstream())
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/simple/demo/",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"accept", JSON.encode())],
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+
+    def counted():
+        return (
+            REGISTRY.get_sample_value("refinery_index_cache_hits_total") or 0.0,
+            REGISTRY.get_sample_value(
+                "refinery_index_requests_total", {"kind": "page", "status": "200"}
+            )
+            or 0.0,
+        )
+
+    async def five_hits_then_a_pause():
+        for _ in range(5):
+            await app(dict(scope), receive, send)
+        await asyncio.sleep(0.6)  # no hit follows: the flush scheduled on the loop runs
+
+    hits, pages = counted()
+    asyncio.run(five_hits_then_a_pause())
+    assert counted() == (hits + 5, pages + 5)
+
+
+def test_repeats_in_another_format_or_method_get_their_own_answers(published):
+    app = IndexFastPath(Downstream())
+    for _ in range(2):  # the second time from the kept answers
+        _, json_headers, json_body = _get(app, "/simple/demo/", headers=[("accept", JSON)])
+        _, html_headers, html_body = _get(app, "/simple/demo/", headers=[("accept", "text/html")])
+        _, head_headers, head_body = _get(
+            app, "/simple/demo/", method="HEAD", headers=[("accept", JSON)]
+        )
+        assert json_headers["content-type"] == JSON
+        assert json_body == published.content
+        assert html_headers["content-type"].startswith("text/html")
+        assert b'<a href="' in html_body
+        assert head_body == b""
+        assert head_headers["content-length"] == str(len(published.content))
 
 
 @pytest.mark.parametrize(
