@@ -18,8 +18,8 @@ from django.utils import timezone
 from builds.critical_path import critical_paths, expected_build_ms
 from builds.manifest import write_manifest
 from builds.models import BuildDependency, BuildJob
-from builds.queue import QueueError, enqueue, record_existing_wheel
-from builds.reuse import fetch_reused_wheels, in_store
+from builds.queue import QueueError, enqueue, normalize_pin, record_existing_wheel
+from builds.reuse import StoredWheels, fetch_reused_wheels
 from inputs.models import PendingInput
 from plans.models import Plan, PlanInput
 
@@ -74,26 +74,41 @@ def build_needs(plan: Plan) -> dict[str, set[str]]:
     return needs
 
 
+@dataclass(frozen=True)
+class _PlanState:
+    """What enqueueing a plan's nodes looks up, read once for all of them."""
+
+    done: set[tuple[str, str]]  # (name, version) of this plan's jobs that succeeded
+    stored: StoredWheels
+    needs: list[BuildDependency] = field(default_factory=list)  # written in one statement
+
+    @classmethod
+    def read(cls, plan: Plan, nodes: list[dict[str, Any]]) -> _PlanState:
+        done = BuildJob.objects.filter(
+            plan=plan, target=plan.target, status__in=BuildJob.SUCCEEDED
+        ).values_list("name", "version")
+        pins = [(node["name"], node["version"]) for node in nodes]
+        return cls(done=set(done), stored=StoredWheels(plan.target, pins))
+
+
 def _enqueue_node(
     plan: Plan,
     node: dict[str, Any],
     needs: set[str],
     critical_path_ms: int,
     summary: EnqueueSummary,
+    state: _PlanState,
     actor: str,
     now: datetime,
 ) -> None:
     name, version = node["name"], node["version"]
-    done_for_plan = BuildJob.objects.filter(
-        plan=plan, name=name, version=version, target=plan.target, status__in=BuildJob.SUCCEEDED
-    ).exists()
-    if done_for_plan:
+    if normalize_pin(name, version) in state.done:
         summary.skipped += 1
         return
     action = node.get("action")
     if action not in ("build", "reuse", "cached"):
         raise QueueError(f"plan {plan.pk} node {node_key(node)} has unknown action {action!r}")
-    if in_store(plan.target, name, version, built_here=bool(node.get("no_binary"))):
+    if state.stored.has(name, version, built_here=bool(node.get("no_binary"))):
         status = Status.REUSED if action == "reuse" else Status.CACHED
         message = (
             "fetched from upstream into our store" if action == "reuse" else "already in our store"
@@ -118,7 +133,7 @@ def _enqueue_node(
     (summary.enqueued if created else summary.already_queued).append(job)
     for need in sorted(needs):
         need_name, need_version = need.split("==", 1)
-        BuildDependency.objects.get_or_create(job=job, name=need_name, version=need_version)
+        state.needs.append(BuildDependency(job=job, name=need_name, version=need_version))
 
 
 def _note_cached(plan: Plan, cached: set[str]) -> None:
@@ -172,10 +187,13 @@ def enqueue_plan_builds(
     summary = EnqueueSummary(unavailable=unavailable)
     with transaction.atomic():
         locked = Plan.objects.select_for_update().select_related("target").get(pk=plan.pk)
+        state = _PlanState.read(locked, nodes)
         for item in nodes:
             key = node_key(item)
             needed = needs.get(key, set())
-            _enqueue_node(locked, item, needed, paths.get(key, 0), summary, actor, now)
+            _enqueue_node(locked, item, needed, paths.get(key, 0), summary, state, actor, now)
+        # A job already queued keeps what it recorded before: repeats add nothing twice.
+        BuildDependency.objects.bulk_create(state.needs, ignore_conflicts=True)
         cached = {f"{j.name}=={j.version}" for j in summary.recorded if j.status == Status.CACHED}
         _note_cached(locked, cached)
         _advance_statuses(locked, whole_plan=node is None)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import connection
-from packaging.utils import parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from builds.artifacts import ArtifactError, store_wheel
-from builds.index.catalog import artifacts_for
+from builds.index.catalog import artifacts_for_pins
 from builds.models import Artifact
 from plans.index_client import DistFile, IndexFetchError
 from plans.models import Plan, Target
@@ -19,14 +20,20 @@ from plans.planner import make_index_client
 logger = logging.getLogger(__name__)
 
 
-def in_store(target: Target, name: str, version: str, *, built_here: bool = False) -> bool:
-    """Whether our store holds a wheel of ``name==version`` that installs on ``target``
-    (whichever target it was first stored for: a pure-Python wheel serves them all);
-    ``built_here`` counts only wheels built from source here (``--no-binary``)."""
-    wheels = artifacts_for(target, name, version)
-    if built_here:
-        wheels = [wheel for wheel in wheels if wheel.origin == Artifact.Origin.BUILT]
-    return bool(wheels)
+class StoredWheels:
+    """What our store holds for many pins, read in one query (a whole plan's nodes)."""
+
+    def __init__(self, target: Target, pins: Iterable[tuple[str, str]]) -> None:
+        self._found = artifacts_for_pins(target, pins)
+
+    def has(self, name: str, version: str, *, built_here: bool = False) -> bool:
+        """Whether our store holds a wheel of ``name==version`` that installs on the target
+        (whichever target it was first stored for: a pure-Python wheel serves them all);
+        ``built_here`` counts only wheels built from source here (``--no-binary``)."""
+        wheels = self._found.get((canonicalize_name(name), version), [])
+        if built_here:
+            wheels = [wheel for wheel in wheels if wheel.origin == Artifact.Origin.BUILT]
+        return bool(wheels)
 
 
 def _dist_file(source: dict[str, Any]) -> DistFile:
@@ -49,13 +56,13 @@ def _dist_file(source: dict[str, Any]) -> DistFile:
 def fetch_reused_wheels(plan: Plan) -> dict[str, str]:
     """Download, verify and store the upstream wheel of every ``reuse`` node not yet in our
     store. Returns ``{"name==version": error}`` for the ones that could not be had."""
-    wanted = [
+    reused = [
         node
         for node in plan.nodes()
-        if node.get("action") == "reuse"
-        and node.get("source", {}).get("kind") == "wheel"
-        and not in_store(plan.target, node["name"], node["version"])
+        if node.get("action") == "reuse" and node.get("source", {}).get("kind") == "wheel"
     ]
+    stored = StoredWheels(plan.target, ((node["name"], node["version"]) for node in reused))
+    wanted = [node for node in reused if not stored.has(node["name"], node["version"])]
     if not wanted:
         return {}
     errors: dict[str, str] = {}
