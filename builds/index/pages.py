@@ -95,5 +95,11 @@ def render_root(names: list[str]) -> RenderedPage:
     return RenderedPage(html.encode("utf-8"), _json_bytes(document))
 
 
+def root_lists(root_json: bytes, name: str) -> bool:
+    """Whether a root page as ``render_root`` writes it lists the project ``name`` (a
+    normalized name: nothing in it is escaped), without parsing the whole list."""
+    return b'{"name":"' + name.encode() + b'"}' in root_json
+
+
 def _json_bytes(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

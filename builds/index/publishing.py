@@ -9,7 +9,7 @@ from django.db import transaction
 from builds.index import catalog
 from builds.index.catalog import IndexTarget
 from builds.index.page_store import ROOT_PAGE, page_store
-from builds.index.pages import render_project, render_root
+from builds.index.pages import render_project, render_root, root_lists
 from builds.index.responses import CachedPage
 from builds.models import Artifact
 from refinery.lib.metrics import INDEX_CACHE_HITS, INDEX_CACHE_MISSES
@@ -23,7 +23,11 @@ def refresh_project(name: str) -> None:
             # Read the store inside the lock: whoever renders last saw every commit before it.
             files = catalog.project_files(target, name)
             store.put(target.slug, name, render_project(name, files) if files else None)
-            store.put(target.slug, ROOT_PAGE, render_root(catalog.project_names(target)))
+            # The project list changes only when a project gains its first file or loses its
+            # last; finding every name is a scan of the whole store, so it is done only then.
+            root = store.get(target.slug, ROOT_PAGE, "json")
+            if root is None or root_lists(root.body, name) != bool(files):
+                store.put(target.slug, ROOT_PAGE, render_root(catalog.project_names(target)))
 
 
 def refresh_after_commit(name: str) -> None:

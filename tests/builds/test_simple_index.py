@@ -8,7 +8,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from builds.index import publishing
@@ -227,3 +228,38 @@ def test_rebuilding_every_page_drops_pages_of_projects_that_are_gone(x86, index_
     assert publishing.rebuild_all() == 0
     assert not (index_pages / slug / "demo.json").exists()
     assert json.loads((index_pages / slug / "_root.json").read_bytes())["projects"] == []
+
+
+def test_the_project_list_follows_a_project_s_first_and_last_file_and_nothing_else(
+    x86, index_pages
+):
+    slug = "cp311-manylinux_2_17_x86_64"
+    root = index_pages / slug / "_root.json"
+
+    def listed() -> list[str]:
+        return [p["name"] for p in json.loads(root.read_bytes())["projects"]]
+
+    _wheel(x86, name="alpha")
+    publishing.refresh_project("alpha")
+    assert listed() == ["alpha"]
+    before = root.stat()
+
+    _wheel(x86, name="alpha", version="2.0")
+    with CaptureQueriesContext(connection) as queries:
+        publishing.refresh_project("alpha")  # a new version of a listed project
+    after = root.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # Only alpha's own files were read, not every project's (a scan of the whole store).
+    store_reads = [q["sql"] for q in queries.captured_queries if "builds_artifact" in q["sql"]]
+    assert store_reads
+    assert all("alpha" in sql for sql in store_reads)
+    assert b"alpha-2.0" in (index_pages / slug / "alpha.json").read_bytes()
+
+    beta = _wheel(x86, name="beta")
+    publishing.refresh_project("beta")  # a project's first file
+    assert listed() == ["alpha", "beta"]
+
+    beta.delete()
+    publishing.refresh_project("beta")  # its last file gone
+    assert listed() == ["alpha"]
+    assert not (index_pages / slug / "beta.json").exists()
