@@ -119,6 +119,7 @@ class _PendingHits:
         self.count = 0
         self.due = 0.0
         self.scheduled: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def add(self) -> None:
         self.count += 1
@@ -126,13 +127,17 @@ class _PendingHits:
         if now >= self.due:
             self.flush()
             self.due = now + _COUNT_EVERY
-        elif self.scheduled is None:
-            self.scheduled = asyncio.get_running_loop().call_later(_COUNT_EVERY, self.flush)
+            return
+        loop = asyncio.get_running_loop()
+        # A flush scheduled on a loop that has since closed (asyncio.run per request, as
+        # tests do) never runs: schedule again on this one.
+        if self.scheduled is None or self.loop is not loop:
+            self.scheduled, self.loop = loop.call_later(_COUNT_EVERY, self.flush), loop
 
     def flush(self) -> None:
         if self.scheduled is not None:
             self.scheduled.cancel()
-            self.scheduled = None
+            self.scheduled = self.loop = None
         count, self.count = self.count, 0
         if count:
             INDEX_CACHE_HITS.inc(count)
