@@ -109,16 +109,11 @@ def project_names(target: IndexTarget) -> list[str]:
     return sorted(names)
 
 
-def artifacts_for(target: Target, name: str, version: str) -> list[Artifact]:
-    """Our wheels of ``name==version`` that install on ``target`` (newest first)."""
-    return artifacts_for_pins(target, [(name, version)]).get((canonicalize_name(name), version), [])
-
-
 def artifacts_for_pins(
     target: Target, pins: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], list[Artifact]]:
-    """``artifacts_for`` of many pins in one query (a whole plan's nodes), keyed by
-    (normalized name, version); pins with no wheel are absent."""
+    """Our wheels (newest first) of many pins that install on ``target``, in one query (a
+    whole plan's nodes), keyed by (normalized name, version); pins with no wheel are absent."""
     wanted = {(canonicalize_name(name), version) for name, version in pins}
     index_target = IndexTarget.for_target(target)
     found: dict[tuple[str, str], list[Artifact]] = {}

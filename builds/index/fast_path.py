@@ -262,13 +262,15 @@ def _page_messages(
     between only costs a rebuild)."""
     path = snapshot.store.file(*page_id)
     identity = _identity(path)
-    page = snapshot.store.get(*page_id) if identity is not None else None
+    if identity is None:
+        return None
+    page = snapshot.store.get(*page_id)
     if page is None:
         return None
     messages = _messages(
         snapshot, page, page_format, secure, head, if_none_match, if_modified_since
     )
-    if key is not None and identity is not None:
+    if key is not None:
         _READY[key] = (path, identity, *messages)
         _READY.move_to_end(key)
         while len(_READY) > _READY_RESPONSES:
