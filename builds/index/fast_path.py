@@ -9,12 +9,13 @@ redirect) — falls through to the Django views, which share the negotiation and
 code, so both paths answer alike, with the same security headers.
 
 A plain request (no validators) is answered from a response built once per published file:
-its status line, headers and body ready to send, checked against the file with one
-``stat``. Such a response is found by what decides it in the request (path, method,
-scheme, ``Host``, ``Accept`` and the proxy's HTTPS header, read in one pass over the
-headers): a repeated request costs a dict lookup and that ``stat``, and is judged (host,
-negotiation, HTTPS) only the first time. The settings it depends on are read once and again
-whenever they change.
+its status line, headers and body ready to send. Such a response is found by what decides
+it in the request (path, method, scheme, ``Host``, ``Accept`` and the proxy's HTTPS header,
+read in one pass over the headers), and is judged (host, negotiation, HTTPS) only the first
+time. It is checked against its file (one ``stat``) only when the store's publish stamp has
+moved since the last check, or a second has passed (a page file changed by hand): a repeated
+request costs a dict lookup and a read of shared memory. The settings it depends on are read
+once and again whenever they change.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ _PAGE = re.compile(
     r"(?:/t/(?P<target>cp3\d{1,2}-[a-z0-9_]+))?/simple/(?:(?P<project>[a-z0-9]+(?:-[a-z0-9]+)*)/)?"
 )
 _READY_RESPONSES = 8192  # distinct plain requests (page, format, scheme, method) kept ready
+_RECHECK_SECONDS = 1.0  # a kept answer is checked against its file at least this often
 _StatKey = tuple[int, int, int]
 
 
@@ -101,10 +103,33 @@ def _settings_changed(**kwargs: Any) -> None:
     _READY.clear()
 
 
-# (path, method, scheme, Host, Accept, proxy HTTPS header) of a plain request -> the page
-# file, its identity when the response was built, and the response's two messages
+class _Ready:
+    """A kept answer: the page file, its identity when the answer was built, the answer's
+    two messages, and the publish stamp and time of the last check against the file."""
+
+    __slots__ = ("body", "checked_until", "identity", "path", "stamp", "start")
+
+    def __init__(
+        self, path: str, identity: _StatKey, start: Message, body: Message, stamp: bytes
+    ) -> None:
+        self.path, self.identity, self.start, self.body = path, identity, start, body
+        self.stamp, self.checked_until = stamp, time.monotonic() + _RECHECK_SECONDS
+
+    def current(self, store: PageStore, now: float) -> bool:
+        """Whether the answer still matches the published file."""
+        stamp = store.stamp.read(now)
+        if stamp and stamp == self.stamp and now < self.checked_until:
+            return True
+        # The stamp is read before the file: a publish in between moves it again.
+        if _identity(self.path) != self.identity:
+            return False
+        self.stamp, self.checked_until = stamp, now + _RECHECK_SECONDS
+        return True
+
+
+# (path, method, scheme, Host, Accept, proxy HTTPS header) of a plain request -> its answer
 _RequestKey = tuple[str, str, str, bytes | None, bytes | None, bytes | None]
-_READY: OrderedDict[_RequestKey, tuple[str, _StatKey, Message, Message]] = OrderedDict()
+_READY: OrderedDict[_RequestKey, _Ready] = OrderedDict()
 _PAGE_200 = INDEX_REQUESTS.labels("page", "200")
 _COUNT_EVERY = 0.5  # seconds
 
@@ -121,9 +146,8 @@ class _PendingHits:
         self.scheduled: asyncio.TimerHandle | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def add(self) -> None:
+    def add(self, now: float) -> None:
         self.count += 1
-        now = time.monotonic()
         if now >= self.due:
             self.flush()
             self.due = now + _COUNT_EVERY
@@ -178,11 +202,13 @@ class IndexFastPath:
             headers.get(snapshot.proxy_header) if snapshot.proxy_header else None,
         )
         held = _READY.get(key)
-        if held is not None and _identity(held[0]) == held[1]:
-            _HITS.add()
-            await send(held[2])
-            await send(held[3])
-            return True
+        if held is not None:
+            now = time.monotonic()
+            if held.current(snapshot.store, now):
+                _HITS.add(now)
+                await send(held.start)
+                await send(held.body)
+                return True
         return await self._serve(scope, send, snapshot, headers, key)
 
     async def _serve(
@@ -258,20 +284,22 @@ def _page_messages(
     key: _RequestKey | None,
 ) -> tuple[Message, Message] | None:
     """The answer for this page (slug, project, kind) as it is on disk now; a plain request's
-    is kept under its ``key`` with the file's identity, read before the page (a publish in
-    between only costs a rebuild)."""
-    path = snapshot.store.file(*page_id)
+    is kept under its ``key`` with the publish stamp and the file's identity, both read
+    before the page (a publish in between only costs a rebuild)."""
+    store = snapshot.store
+    stamp = store.stamp.read(time.monotonic())
+    path = store.file(*page_id)
     identity = _identity(path)
     if identity is None:
         return None
-    page = snapshot.store.get(*page_id)
+    page = store.get(*page_id)
     if page is None:
         return None
     messages = _messages(
         snapshot, page, page_format, secure, head, if_none_match, if_modified_since
     )
     if key is not None:
-        _READY[key] = (path, identity, *messages)
+        _READY[key] = _Ready(path, identity, *messages, stamp)
         _READY.move_to_end(key)
         while len(_READY) > _READY_RESPONSES:
             _READY.popitem(last=False)

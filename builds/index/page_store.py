@@ -5,10 +5,13 @@ Writers render under a per-target lock and replace files atomically, so a reader
 page or the new one, never half of one, and two publishers cannot leave the older rendering
 last. Readers keep recently served pages in memory, keyed by the file's identity (inode,
 size, mtime): a replaced file is a new inode, so every process notices a publish at once.
+Each publish also moves the store's ``PublishStamp``, which the fast path reads instead of
+checking a file per request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import tempfile
@@ -21,6 +24,7 @@ from pathlib import Path
 from django.conf import settings
 
 from builds.index.pages import RenderedPage
+from builds.index.publish_stamp import PublishStamp
 from builds.index.responses import CachedPage
 
 ROOT_PAGE = "_root"  # not a normalized project name (those never contain "_")
@@ -35,6 +39,7 @@ class PageStore:
         self._root = str(root)
         self._memory: OrderedDict[str, tuple[_StatKey, CachedPage]] = OrderedDict()
         self._memory_lock = threading.Lock()
+        self.stamp = PublishStamp(root)
 
     def path(self, slug: str, project: str, kind: str) -> Path:
         return Path(self.file(slug, project, kind))
@@ -82,7 +87,8 @@ class PageStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def put(self, slug: str, project: str, page: RenderedPage | None) -> None:
-        """Publish (or, with None, withdraw) a page's two formats. Call under ``locked``."""
+        """Publish (or, with None, withdraw) a page's two formats. Call under ``locked``;
+        each file changed moves the stamp once it is in place."""
         bodies: dict[str, bytes | None] = {
             "html": page.html if page else None,
             "json": page.json if page else None,
@@ -90,7 +96,9 @@ class PageStore:
         for kind, body in bodies.items():
             path = self.path(slug, project, kind)
             if body is None:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    self.stamp.advance()
                 continue
             try:
                 if path.read_bytes() == body:
@@ -111,6 +119,7 @@ class PageStore:
             temporary.chmod(0o644)
             _newer_than(temporary, replaced)
             os.replace(temporary, path)
+            self.stamp.advance()
 
 
 def _newer_than(written: Path, replaced: os.stat_result | None) -> None:
