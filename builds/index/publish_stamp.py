@@ -11,7 +11,6 @@ other's change), and a read torn by a concurrent write only costs one more check
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
 import secrets
@@ -65,6 +64,5 @@ class PublishStamp:
 
     def _close(self) -> None:
         if self._map is not None:
-            with contextlib.suppress(BufferError):
-                self._map.close()
+            self._map.close()  # read only by slicing (copies), so nothing holds its buffer
         self._map, self._inode = None, 0
