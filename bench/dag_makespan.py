@@ -7,7 +7,9 @@ so what is measured is the refinery's own scheduling: DAG readiness in claims, s
 refilled as builds end, storage and bookkeeping between builds. The lower bound on the
 makespan is max(critical path, total work / slots); the target is within 1.05x of it. It
 also prints the best schedule any claim order could reach, and how long enqueueing took.
-Usage: bench/dag_makespan.py [--scale 1.0]
+``--wide N`` also builds a plan of N independent nodes that take no time, so all that is
+measured is the bookkeeping per build (claim, start, store, complete, the plan's manifest).
+Usage: bench/dag_makespan.py [--scale 1.0] [--wide 200]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import math
 import sys
 import time
 import zipfile
@@ -132,9 +135,14 @@ def best_schedule(seconds: dict[str, float]) -> float:
     return best
 
 
-def run_plan(target: Target, version: str, seconds: dict[str, float]) -> tuple[float, float]:
-    """Enqueue the 12-node plan at ``version`` and build it on SLOTS slots; the makespan
-    and, of it, the time enqueueing took."""
+def run_plan(
+    target: Target,
+    version: str,
+    seconds: dict[str, float],
+    nodes: dict[str, tuple[float, list[str]]] = NODES,
+) -> tuple[float, float]:
+    """Enqueue the plan of ``nodes`` (the 12 above) at ``version`` and build it on SLOTS
+    slots; the makespan and, of it, the time enqueueing took."""
     source = {"kind": "sdist", "url": "https://example.invalid/x.tar.gz", "sha256": "0" * 64}
     dag = {
         "nodes": [
@@ -145,11 +153,11 @@ def run_plan(target: Target, version: str, seconds: dict[str, float]) -> tuple[f
                 "roles": ["runtime"],
                 "source": source,
             }
-            for n in NODES
+            for n in nodes
         ],
         "edges": [
             {"from": f"{n}=={version}", "to": f"{d}=={version}", "kind": "build"}
-            for n, (_, deps) in NODES.items()
+            for n, (_, deps) in nodes.items()
             for d in deps
         ],
     }
@@ -162,15 +170,22 @@ def run_plan(target: Target, version: str, seconds: dict[str, float]) -> tuple[f
     )
     makespan = time.perf_counter() - started
     statuses = set(BuildJob.objects.filter(plan=plan).values_list("status", flat=True))
-    if built != len(NODES) or statuses != {"built"}:
-        raise SystemExit(f"only {built} of {len(NODES)} built ({statuses})")
+    if built != len(nodes) or statuses != {"built"}:
+        raise SystemExit(f"only {built} of {len(nodes)} built ({statuses})")
     return makespan, enqueued
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every build time")
+    parser.add_argument(
+        "--scale", type=_positive, default=1.0, help="multiply every build time (above 0)"
+    )
+    parser.add_argument(
+        "--wide", type=int, default=0, metavar="N", help="also N independent instant builds"
+    )
     args = parser.parse_args()
+    if args.wide < 0:
+        parser.error("--wide: a number of nodes, 0 or more")
     call_command("migrate", verbosity=0)
     seconds = {name: duration * args.scale for name, (duration, _) in NODES.items()}
     target, _ = Target.objects.get_or_create(
@@ -190,6 +205,25 @@ def main() -> None:
             f" {makespan / bound:.2f}x the lower bound, {makespan / best:.2f}x the best"
             " schedule (target <= 1.05x the bound)"
         )
+    if args.wide:
+        wide: dict[str, tuple[float, list[str]]] = {
+            f"w{i:04d}": (0.0, []) for i in range(args.wide)
+        }
+        makespan, enqueued = run_plan(target, "1.0", dict.fromkeys(wide, 0.0), wide)
+        print(
+            f"{args.wide} instant builds on {SLOTS} slots: {makespan:.2f} s (enqueueing"
+            f" {enqueued:.2f} s), {makespan / args.wide * 1000:.1f} ms a build"
+        )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number above 0")
+    return value
 
 
 if __name__ == "__main__":

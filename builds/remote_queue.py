@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,10 @@ class HttpBuildQueue:
     def release(self, job_id: int, worker_id: str) -> None:
         self._deliver_log(job_id)
         self._report(job_id, worker_id, "released")
+
+    def follow_ups_in_background(self) -> AbstractContextManager[None]:
+        """Nothing to do: the refinery follows up each report as it takes it."""
+        return nullcontext()
 
     def log_sink(self, job: ClaimedJob) -> HttpLogSink:
         sink = self._sinks[job.id] = HttpLogSink(self.client, job.id, self.worker_id, job.attempt)

@@ -12,8 +12,9 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,9 +49,11 @@ from hints.recipes import validate_recipes
 from inputs.target_env import platform_arch
 from plans.models import Plan, Target
 from refinery.lib import log_context
+from refinery.lib.coalescing_worker import CoalescingWorker
 from refinery.lib.db_outage import TRANSIENT, outlasting_outages
 from refinery.lib.pins import version_problem
 from refinery.lib.state_machine import IllegalTransition
+from refinery.lib.thread_connections import ThreadConnections
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,11 @@ class BuildQueue(Protocol):
         ...
 
     def release(self, job_id: int, worker_id: str) -> None: ...
+
+    def follow_ups_in_background(self) -> AbstractContextManager[None]:
+        """While open, what follows a recorded outcome is done off the build slots (nothing,
+        where the refinery at the other end does it); closing finishes it."""
+        ...
 
     def log_sink(self, job: ClaimedJob) -> LogSink: ...
 
@@ -145,6 +153,20 @@ class LocalBuildQueue:
 
     def __init__(self, arches: list[str] | None = None) -> None:
         self.arches = arches
+        self._manifests: CoalescingWorker[int, int] | None = None
+
+    @contextmanager
+    def follow_ups_in_background(self) -> Iterator[None]:
+        """While open, a plan's manifest is rewritten by a thread of its own, not by the
+        build that ended: the slot takes its next job at once, endings that come together
+        rewrite it once, and two rewrites of one manifest never race (they did: one could
+        delete the file the other had just saved). Closing writes what is still due."""
+        with CoalescingWorker(_write_plan_manifest, name="manifests", settle=0.5) as manifests:
+            self._manifests = manifests
+            try:
+                yield
+            finally:
+                self._manifests = None
 
     def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]:
         target_ids = None
@@ -267,18 +289,13 @@ class LocalBuildQueue:
         )
         self._refresh_manifest(job)
 
-    @staticmethod
-    def _refresh_manifest(job: BuildJob) -> None:
-        if job.plan_id is not None:
-            plan_id = job.plan_id
-            _after_report(
-                job.pk,
-                f"writing plan {plan_id}'s manifest",
-                lambda: outlasting_outages(
-                    lambda: write_manifest(Plan.objects.select_related("target").get(pk=plan_id)),
-                    what=f"plan {plan_id}: manifest",
-                ),
-            )
+    def _refresh_manifest(self, job: BuildJob) -> None:
+        if job.plan_id is None:
+            return
+        if self._manifests is not None:
+            self._manifests.ask(job.plan_id, job.pk)
+        else:
+            _write_plan_manifest(job.plan_id, job.pk)
 
     def wheelhouse(self, job: ClaimedJob, directory: Path) -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -318,6 +335,18 @@ class LocalBuildQueue:
             provenance=with_recipe_origins(provenance, model),
         )
         return artifact.sha256
+
+
+def _write_plan_manifest(plan_id: int, job_id: int) -> None:
+    """Rewrite a plan's manifest after ``job_id``'s outcome (a failure is logged, naming it)."""
+    _after_report(
+        job_id,
+        f"writing plan {plan_id}'s manifest",
+        lambda: outlasting_outages(
+            lambda: write_manifest(Plan.objects.select_related("target").get(pk=plan_id)),
+            what=f"plan {plan_id}: manifest",
+        ),
+    )
 
 
 def _after_report(job_id: int, what: str, step: Callable[[], object]) -> None:
@@ -577,7 +606,14 @@ def drain(
     done = started = 0
     running: set[Future[str]] = set()
     claimed_once = False
-    with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="build") as pool:
+    kept = ThreadConnections()
+    # The pool is left (its builds ended) before the follow-ups close, and they before
+    # the pool threads' connections are.
+    with (
+        closing(kept),
+        queue.follow_ups_in_background(),
+        ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="build") as pool,
+    ):
         while True:
             room = pool_size - len(running)
             if max_jobs is not None:
@@ -585,7 +621,8 @@ def drain(
             if room > 0 and not stop.is_set() and not (once and claimed_once):
                 claimed_once = True
                 for job in queue.claim(worker_id, room):
-                    running.add(pool.submit(_build_in_thread, queue, runner, job, worker_id, stop))
+                    build = (queue, runner, job, worker_id, stop, kept)
+                    running.add(pool.submit(_build_in_thread, *build))
                     started += 1
             if not running:
                 return done
@@ -597,6 +634,18 @@ def drain(
 
 
 def _build_in_thread(
+    queue: BuildQueue,
+    runner: Runner,
+    job: ClaimedJob,
+    worker_id: str,
+    stop: threading.Event,
+    kept: ThreadConnections,
+) -> str:
+    with kept.task():
+        return _build_reporting_errors(queue, runner, job, worker_id, stop)
+
+
+def _build_reporting_errors(
     queue: BuildQueue, runner: Runner, job: ClaimedJob, worker_id: str, stop: threading.Event
 ) -> str:
     try:
@@ -621,5 +670,3 @@ def _build_in_thread(
         except Exception:
             logger.warning("job %s: could not report the worker error", job.id, exc_info=True)
         return f"job {job.id}: worker error {exc}"
-    finally:
-        connection.close()
