@@ -11,6 +11,7 @@ from django.utils import timezone
 from builds.index.catalog import artifacts_for_pins
 from builds.models import BuildJob
 from plans.models import Plan
+from refinery.lib.host_lock import host_lock
 
 
 def manifest_key(plan: Plan) -> str:
@@ -18,7 +19,18 @@ def manifest_key(plan: Plan) -> str:
 
 
 def write_manifest(plan: Plan) -> str:
-    """(Re)write ``manifests/plan-<id>.json``; returns its storage key."""
+    """(Re)write ``manifests/plan-<id>.json``; returns its storage key.
+
+    One writer at a time on this host, which is where every manifest is written (the web
+    server for remote workers' reports, the local workers, commands): replacing a file in
+    storage is a check, a delete and a save, and two writers interleaving them left a
+    second file under another name (or failed). Each reads the plan inside the lock, so the
+    last one to write saw every outcome before it."""
+    with host_lock("manifests", wait=True):
+        return _write(plan)
+
+
+def _write(plan: Plan) -> str:
     jobs = {
         (job.name, job.version): job
         for job in BuildJob.objects.filter(plan=plan).order_by("enqueued_at", "id")

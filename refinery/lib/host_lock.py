@@ -1,4 +1,4 @@
-"""A non-blocking, per-host lock (flock on a file under VAR_DIR)."""
+"""A per-host lock (flock on a file under VAR_DIR): taken if free, or waited for."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from django.conf import settings
 
 
 @contextmanager
-def host_lock(name: str) -> Iterator[bool]:
-    """Yields True when this process holds the lock, False when another one does.
+def host_lock(name: str, *, wait: bool = False) -> Iterator[bool]:
+    """Yields True when this process holds the lock, False when another one does (with
+    ``wait``, once the other lets go: always True).
 
     The kernel drops the lock when the holder dies, so a killed worker never leaves it stuck.
     """
@@ -20,7 +21,7 @@ def host_lock(name: str) -> Iterator[bool]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
