@@ -38,6 +38,7 @@ from builds.plan_builds import enqueue_plan_builds  # noqa: E402
 from builds.runners.base import BuildSpec, RunResult  # noqa: E402
 from builds.worker import LocalBuildQueue, drain  # noqa: E402
 from plans.models import Plan, Target  # noqa: E402
+from refinery.lib.numbers import natural_number  # noqa: E402
 
 SLOTS = 2
 # node: (seconds, build requirements)
@@ -181,11 +182,9 @@ def main() -> None:
         "--scale", type=_positive, default=1.0, help="multiply every build time (above 0)"
     )
     parser.add_argument(
-        "--wide", type=int, default=0, metavar="N", help="also N independent instant builds"
+        "--wide", type=_node_count, default=0, metavar="N", help="also N independent instant builds"
     )
     args = parser.parse_args()
-    if args.wide < 0:
-        parser.error("--wide: a number of nodes, 0 or more")
     call_command("migrate", verbosity=0)
     seconds = {name: duration * args.scale for name, (duration, _) in NODES.items()}
     target, _ = Target.objects.get_or_create(
@@ -214,6 +213,13 @@ def main() -> None:
             f"{args.wide} instant builds on {SLOTS} slots: {makespan:.2f} s (enqueueing"
             f" {enqueued:.2f} s), {makespan / args.wide * 1000:.1f} ms a build"
         )
+
+
+def _node_count(text: str) -> int:
+    count = natural_number(text)
+    if count is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of nodes")
+    return count
 
 
 def _positive(text: str) -> float:
