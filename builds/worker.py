@@ -593,6 +593,7 @@ def drain(
     max_jobs: int | None = None,
     once: bool = False,
     stop: threading.Event | None = None,
+    stopping: threading.Event | None = None,
     progress: Callable[[str], None] | None = None,
     poll_seconds: float = 2.0,
 ) -> int:
@@ -601,8 +602,11 @@ def drain(
     A slot is refilled as soon as its build ends (not when a whole round has), and while
     builds run the queue is polled, so a job whose build requirements just became
     available starts at once. ``once``: a single claim, then wait for those builds.
+    ``stopping`` (a shutdown's start) ends the claims and lets running builds finish;
+    ``stop`` ends them too (cancelled, handed back).
     """
     stop = stop or threading.Event()
+    stopping = stopping or threading.Event()
     done = started = 0
     running: set[Future[str]] = set()
     claimed_once = False
@@ -618,7 +622,8 @@ def drain(
             room = pool_size - len(running)
             if max_jobs is not None:
                 room = min(room, max_jobs - started)
-            if room > 0 and not stop.is_set() and not (once and claimed_once):
+            claiming = not (stop.is_set() or stopping.is_set() or (once and claimed_once))
+            if room > 0 and claiming:
                 claimed_once = True
                 for job in queue.claim(worker_id, room):
                     build = (queue, runner, job, worker_id, stop, kept)

@@ -33,9 +33,10 @@ from refinery import runtime_settings
 CONTENTS_EXCERPTS = Path(__file__).resolve().parent / "hints" / "contents"
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def storage_dir(settings, tmp_path: Path) -> Path:
-    """Filesystem storage in a fresh folder, so a test can see exactly what was stored."""
+    """Filesystem storage in a fresh folder for every test: a test sees exactly what it
+    stored, and none writes into the checkout's ``var/storage``, which ``make run`` serves."""
     root = tmp_path / "storage"
     settings.STORAGES = {
         **settings.STORAGES,

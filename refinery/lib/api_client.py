@@ -10,6 +10,7 @@ the server meant (4xx) are not retried: 409 means the lease is someone else's no
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -66,9 +67,11 @@ class ApiClient:
         path: str,
         *,
         give_up_after: float | None = None,
+        cancel: threading.Event | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """One API call, retried while the server is unreachable or answers 5xx."""
+        """One API call, retried while the server is unreachable or answers 5xx; ``cancel``
+        (a worker shutting down) ends the retries at once."""
         deadline = time.monotonic() + (
             self.give_up_after if give_up_after is None else give_up_after
         )
@@ -87,8 +90,12 @@ class ApiClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ServerUnavailable(f"{method} {path}: {problem} (gave up after {attempt})")
-            logger.warning("%s %s: %s; retrying in %.1f s", method, path, problem, delay.seconds)
-            time.sleep(min(delay.total_seconds(), left))
+            pause = min(delay.total_seconds(), left)
+            logger.warning("%s %s: %s; retrying in %.1f s", method, path, problem, pause)
+            if cancel is None:
+                time.sleep(pause)
+            elif cancel.wait(pause):
+                raise ServerUnavailable(f"{method} {path}: {problem} (stopped waiting)")
 
     def download(self, url: str, destination: Any) -> None:
         """Stream ``url`` (an absolute URL the server gave) into the open file."""

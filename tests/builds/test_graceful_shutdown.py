@@ -1,10 +1,12 @@
 """SIGTERM to a worker: it claims nothing more, lets a build run for --grace seconds, then
-stops it and gives the job back with its attempt refunded."""
+stops it and gives the job back with its attempt refunded. With nothing running it exits
+at once, even while it waits out a refinery that does not answer."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,41 +17,110 @@ from django.db import connection
 
 from builds.log_reader import job_log
 from builds.models import BuildEvent, BuildJob
+from builds.plan_builds import enqueue_plan_builds
+from tests.factories import PlanFactory, TargetFactory
+from tests.sdists import slow_sdist_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
 ROOT = Path(__file__).resolve().parents[2]
+NO_DATABASE = "postgres://nobody@127.0.0.1:1/none"
 
 
-def test_sigterm_releases_a_build_that_outlives_the_grace_period(plan_of, storage_dir, tmp_path):
-    plan = plan_of(("numpy", "numpy-2.1.3.tar.gz"))  # takes minutes: it will outlive the grace
-    job = BuildJob.objects.get(plan=plan)
+def _environment(storage_dir: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
     db = connection.settings_dict
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "STORAGE_ROOT": str(storage_dir),
         "VAR_DIR": str(tmp_path / "var"),
+        **extra,
     }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "drain", "--runner", "local", "--grace", "2"],
+
+
+def _drain(env: dict[str, str], grace: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "drain", "--runner", "local", "--grace", str(grace)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_until_building(job: BuildJob) -> None:
     deadline = time.monotonic() + 90
     while BuildJob.objects.get(pk=job.pk).status != "building":
         assert time.monotonic() < deadline, "the build never started"
         time.sleep(0.2)
 
+
+def test_sigterm_releases_a_build_that_outlives_the_grace_period(plan_of, storage_dir, tmp_path):
+    plan = plan_of(("numpy", "numpy-2.1.3.tar.gz"))  # takes minutes: it will outlive the grace
+    job = BuildJob.objects.get(plan=plan)
+    worker = _drain(_environment(storage_dir, tmp_path), grace=2)
+    _wait_until_building(job)
+
     worker.send_signal(signal.SIGTERM)
     _out, err = worker.communicate(timeout=60)
 
     assert worker.returncode == 0, err
-    assert "no new builds; running ones get 2 s to finish" in err
+    assert "no new work; running builds get 2 s to finish" in err
     job.refresh_from_db()
     assert (job.status, job.attempts, job.lease_owner) == ("pending", 0, "")
     released = BuildEvent.objects.filter(job=job, from_status="building", to_status="pending").get()
     assert released.message == "released by worker"
     assert "build cancelled" in job_log(job.pk)
+
+
+def test_sigterm_lets_the_running_build_finish_claims_no_other_and_exits_when_it_ends(
+    storage_dir, tmp_path
+):
+    nodes = [slow_sdist_node(tmp_path, seconds=3, name=name) for name in ("slowone", "slowtwo")]
+    plan = PlanFactory(target=TargetFactory(), dag={"nodes": nodes, "edges": []})
+    enqueue_plan_builds(plan, actor="test")
+    worker = _drain(_environment(storage_dir, tmp_path, BUILD_POOL_SIZE="1"), grace=600)
+    try:
+        _wait_until_building(BuildJob.objects.get(plan=plan, name="slowone"))
+        worker.send_signal(signal.SIGTERM)
+        # Within the grace period: the build ends on its own and nothing else is running.
+        out, err = worker.communicate(timeout=180)
+    finally:
+        worker.kill()
+
+    assert worker.returncode == 0, err
+    assert "no new work; running builds get 600 s to finish" in err
+    assert "1 job(s) processed" in out
+    jobs = {job.name: job for job in BuildJob.objects.filter(plan=plan)}
+    assert jobs["slowone"].status == "built"
+    assert (jobs["slowtwo"].status, jobs["slowtwo"].attempts) == ("pending", 0)
+
+
+def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here
+    argv = ["manage.py", "run_worker", "--api", f"http://127.0.0.1:{port}", "--token", "t"]
+    worker = subprocess.Popen(
+        [sys.executable, *argv, "--runner", "local", "--grace", "600"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": NO_DATABASE, "VAR_DIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stderr is not None
+    try:
+        for line in worker.stderr:
+            if "retrying in" in line:
+                break  # it is waiting out the refinery
+        worker.send_signal(signal.SIGTERM)
+        # Neither the grace period (nothing runs) nor the retries (30 s) are waited out.
+        worker.wait(timeout=10)
+    finally:
+        worker.kill()
+    err = worker.stderr.read()
+
+    assert worker.returncode == 0, err
+    assert "no new work; running builds get 600 s to finish" in err
+    assert "the refinery is not answering" in err

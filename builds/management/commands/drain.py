@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from builds.graceful_stop import GracefulStop
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from refinery import runtime_settings
@@ -40,14 +38,7 @@ class Command(BaseCommand):
         grace = options["grace"]
         if natural_number(str(grace)) is None:
             raise CommandError(f"--grace {grace!r} is not a number of seconds")
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            self.stderr.write(f"stopping: no new builds; running ones get {grace} s to finish")
-            threading.Timer(int(grace), stop.set).start()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        shutdown = GracefulStop(int(grace), self.stderr.write).install()
         runner = runner_named(options["runner"] or settings.RUNNER)
         worker_id = local_worker_id("drain")
         count = drain(
@@ -57,7 +48,8 @@ class Command(BaseCommand):
             pool_size=runtime_settings.value("build_pool_size"),
             max_jobs=int(max_jobs) if max_jobs else None,
             once=options["once"],
-            stop=stop,
+            stop=shutdown.stop,
+            stopping=shutdown.stopping,
             progress=self.stdout.write,
         )
         self.stdout.write(f"{count} job(s) processed")

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import os
 import platform
-import signal
 import socket
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from builds.graceful_stop import GracefulStop
 from builds.images import MACHINE_TO_DEBIAN
 from builds.remote_queue import HttpBuildQueue
 from builds.runners.base import Runner
@@ -92,18 +90,7 @@ class Command(BaseCommand):
                 "or name --arch"
             )
 
-        stop = threading.Event()
-        grace = int(options["grace"])
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            self.stderr.write(f"stopping: no new work; running builds get {grace} s to finish")
-            threading.Timer(grace, stop.set).start()
-            stopping.set()
-
-        stopping = threading.Event()
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-
+        shutdown = GracefulStop(int(options["grace"]), self.stderr.write).install()
         client = ApiClient(api, token)
         self.stdout.write(
             f"worker {worker_id} for {api}: "
@@ -114,12 +101,12 @@ class Command(BaseCommand):
             )
         )
         try:
-            while not stopping.is_set():
-                worked = self._pass(client, worker_id, plans, runner, arches, stop, stopping)
+            while not shutdown.stopping.is_set():
+                worked = self._pass(client, worker_id, plans, runner, arches, shutdown)
                 if options["once"]:
                     return
                 if not worked:
-                    stopping.wait(int(options["poll"]))
+                    shutdown.stopping.wait(int(options["poll"]))
         finally:
             client.close()
 
@@ -137,12 +124,13 @@ class Command(BaseCommand):
         plans: bool,
         runner: Runner | None,
         arches: list[str],
-        stop: threading.Event,
-        stopping: threading.Event,
+        shutdown: GracefulStop,
     ) -> int:
         """One round of planning and building; returns how much was done."""
         try:
-            values = client.call("GET", "/api/settings", give_up_after=30).json()["values"]
+            values = client.call(
+                "GET", "/api/settings", give_up_after=30, cancel=shutdown.stopping
+            ).json()["values"]
         except (ServerUnavailable, ApiError) as exc:
             self.stderr.write(f"the refinery is not answering ({exc}); trying again later")
             return 0
@@ -160,14 +148,15 @@ class Command(BaseCommand):
                 )
             except (ServerUnavailable, ApiError) as exc:
                 self.stderr.write(f"planning paused: {exc}")
-        if runner is not None and not stopping.is_set():
-            queue = HttpBuildQueue(client, worker_id, arches=arches, stopping=stopping)
+        if runner is not None and not shutdown.stopping.is_set():
+            queue = HttpBuildQueue(client, worker_id, arches=arches, stopping=shutdown.stopping)
             done += drain(
                 queue,
                 runner,
                 worker_id,
                 pool_size=int(values["build_pool_size"]),
-                stop=stop,
+                stop=shutdown.stop,
+                stopping=shutdown.stopping,
                 progress=self.stdout.write,
             )
         return done

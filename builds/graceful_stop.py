@@ -1,0 +1,36 @@
+"""Ctrl-C or SIGTERM to a foreground worker (``manage.py drain``, ``manage.py run_worker``):
+no new work at once, running builds get a grace period, then they are stopped and their
+jobs handed back. A worker with nothing running exits at once, not when the grace ends."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+
+@dataclass
+class GracefulStop:
+    grace_seconds: int
+    announce: Callable[[str], None]
+    # Set by the signal: take no more work.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    # Set grace_seconds later: stop what still runs.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def install(self) -> GracefulStop:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping.is_set():
+            return  # a second Ctrl-C does not start a second grace period
+        self.announce(f"stopping: no new work; running builds get {self.grace_seconds} s to finish")
+        self.stopping.set()
+        # A daemon timer: the process may end before it fires (nothing was running).
+        timer = threading.Timer(self.grace_seconds, self.stop.set)
+        timer.daemon = True
+        timer.start()
