@@ -124,3 +124,5 @@ def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(
     assert worker.returncode == 0, err
     assert "no new work; running builds get 600 s to finish" in err
     assert "the refinery is not answering" in err
+    assert "(stopped waiting))" in err
+    assert "trying again later" not in err

@@ -132,7 +132,8 @@ class Command(BaseCommand):
                 "GET", "/api/settings", give_up_after=30, cancel=shutdown.stopping
             ).json()["values"]
         except (ServerUnavailable, ApiError) as exc:
-            self.stderr.write(f"the refinery is not answering ({exc}); trying again later")
+            later = "" if shutdown.stopping.is_set() else "; trying again later"
+            self.stderr.write(f"the refinery is not answering ({exc}){later}")
             return 0
         done = 0
         if plans:
