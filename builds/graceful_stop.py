@@ -1,6 +1,7 @@
 """Ctrl-C or SIGTERM to a foreground worker (``manage.py drain``, ``manage.py run_worker``):
 no new work at once, running builds get a grace period, then they are stopped and their
-jobs handed back. A worker with nothing running exits at once, not when the grace ends."""
+jobs handed back; a second signal stops them at once. A worker with nothing running exits
+at once, not when the grace ends."""
 
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ class GracefulStop:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping.is_set():
-            return  # a second Ctrl-C does not start a second grace period
-        self.announce(f"stopping: no new work; running builds get {self.grace_seconds} s to finish")
+            # A second Ctrl-C: the operator will not wait out the grace period.
+            self.announce("stopping now: running builds are stopped and handed back")
+            self.stop.set()
+            return
+        self.announce(
+            f"stopping: no new work; running builds get {self.grace_seconds} s to finish "
+            "(again to stop them now)"
+        )
         self.stopping.set()
         # A daemon timer: the process may end before it fires (nothing was running).
         timer = threading.Timer(self.grace_seconds, self.stop.set)

@@ -96,6 +96,31 @@ def test_sigterm_lets_the_running_build_finish_claims_no_other_and_exits_when_it
     assert (jobs["slowtwo"].status, jobs["slowtwo"].attempts) == ("pending", 0)
 
 
+def test_a_second_sigterm_stops_the_running_build_at_once(storage_dir, tmp_path):
+    node = slow_sdist_node(tmp_path, seconds=300)
+    plan = PlanFactory(target=TargetFactory(), dag={"nodes": [node], "edges": []})
+    enqueue_plan_builds(plan, actor="test")
+    job = BuildJob.objects.get(plan=plan)
+    worker = _drain(_environment(storage_dir, tmp_path), grace=600)
+    assert worker.stderr is not None
+    try:
+        _wait_until_building(job)
+        worker.send_signal(signal.SIGTERM)
+        for line in worker.stderr:
+            if "running builds get 600 s to finish" in line:
+                break  # the first one is taken: no new work
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    finally:
+        worker.kill()
+    err = worker.stderr.read()
+
+    assert worker.returncode == 0, err
+    assert "stopping now: running builds are stopped and handed back" in err
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.lease_owner) == ("pending", 0, "")
+
+
 def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = (
         "Build due jobs in the foreground: claim up to BUILD_POOL_SIZE at a time until none "
         "is due. On Ctrl-C or SIGTERM it claims nothing more, lets running builds finish for "
-        "--grace seconds, then stops them and gives their jobs back."
+        "--grace seconds (a second signal: none), then stops them and gives their jobs back."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
