@@ -32,11 +32,12 @@ class GracefulStop:
             self.announce("stopping now: running builds are stopped and handed back")
             self.stop.set()
             return
+        # Set before anything is said: a second signal may arrive while this one is told.
+        self.stopping.set()
         self.announce(
             f"stopping: no new work; running builds get {self.grace_seconds} s to finish "
             "(again to stop them now)"
         )
-        self.stopping.set()
         # A daemon timer: the process may end before it fires (nothing was running).
         timer = threading.Timer(self.grace_seconds, self.stop.set)
         timer.daemon = True

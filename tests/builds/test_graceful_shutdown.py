@@ -1,6 +1,7 @@
 """SIGTERM to a worker: it claims nothing more, lets a build run for --grace seconds, then
-stops it and gives the job back with its attempt refunded. With nothing running it exits
-at once, even while it waits out a refinery that does not answer."""
+stops it and gives the job back with its attempt refunded; a second SIGTERM stops it at
+once. With nothing running it exits at once, even while it waits out a refinery that does
+not answer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,32 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.
 ROOT = Path(__file__).resolve().parents[2]
 NO_DATABASE = "postgres://nobody@127.0.0.1:1/none"
 
+Start = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def command() -> Iterator[Start]:
+    """``command(*argv, env=...)`` starts ``manage.py *argv``; what still runs when the test
+    ends is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*argv: str, env: dict[str, str]) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *argv],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.communicate()
+
 
 def _environment(storage_dir: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
     db = connection.settings_dict
@@ -37,15 +65,8 @@ def _environment(storage_dir: Path, tmp_path: Path, **extra: str) -> dict[str, s
     }
 
 
-def _drain(env: dict[str, str], grace: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "drain", "--runner", "local", "--grace", str(grace)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _drain(command: Start, env: dict[str, str], grace: int) -> subprocess.Popen[str]:
+    return command("drain", "--runner", "local", "--grace", str(grace), env=env)
 
 
 def _wait_until_building(job: BuildJob) -> None:
@@ -55,10 +76,24 @@ def _wait_until_building(job: BuildJob) -> None:
         time.sleep(0.2)
 
 
-def test_sigterm_releases_a_build_that_outlives_the_grace_period(plan_of, storage_dir, tmp_path):
+def _sigterm_once_it_says(worker: subprocess.Popen[str], text: str, seconds: float) -> str:
+    """SIGTERM once a line of the worker's stderr holds ``text``; the rest of its stderr,
+    once it has ended (within ``seconds``)."""
+    assert worker.stderr is not None
+    for line in worker.stderr:
+        if text in line:
+            break
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=seconds)
+    return worker.stderr.read()
+
+
+def test_sigterm_releases_a_build_that_outlives_the_grace_period(
+    command, plan_of, storage_dir, tmp_path
+):
     plan = plan_of(("numpy", "numpy-2.1.3.tar.gz"))  # takes minutes: it will outlive the grace
     job = BuildJob.objects.get(plan=plan)
-    worker = _drain(_environment(storage_dir, tmp_path), grace=2)
+    worker = _drain(command, _environment(storage_dir, tmp_path), grace=2)
     _wait_until_building(job)
 
     worker.send_signal(signal.SIGTERM)
@@ -74,19 +109,17 @@ def test_sigterm_releases_a_build_that_outlives_the_grace_period(plan_of, storag
 
 
 def test_sigterm_lets_the_running_build_finish_claims_no_other_and_exits_when_it_ends(
-    storage_dir, tmp_path
+    command, storage_dir, tmp_path
 ):
     nodes = [slow_sdist_node(tmp_path, seconds=3, name=name) for name in ("slowone", "slowtwo")]
     plan = PlanFactory(target=TargetFactory(), dag={"nodes": nodes, "edges": []})
     enqueue_plan_builds(plan, actor="test")
-    worker = _drain(_environment(storage_dir, tmp_path, BUILD_POOL_SIZE="1"), grace=600)
-    try:
-        _wait_until_building(BuildJob.objects.get(plan=plan, name="slowone"))
-        worker.send_signal(signal.SIGTERM)
-        # Within the grace period: the build ends on its own and nothing else is running.
-        out, err = worker.communicate(timeout=180)
-    finally:
-        worker.kill()
+    worker = _drain(command, _environment(storage_dir, tmp_path, BUILD_POOL_SIZE="1"), grace=600)
+    _wait_until_building(BuildJob.objects.get(plan=plan, name="slowone"))
+
+    worker.send_signal(signal.SIGTERM)
+    # Within the grace period: the build ends on its own and nothing else is running.
+    out, err = worker.communicate(timeout=180)
 
     assert worker.returncode == 0, err
     assert "no new work; running builds get 600 s to finish" in err
@@ -96,24 +129,16 @@ def test_sigterm_lets_the_running_build_finish_claims_no_other_and_exits_when_it
     assert (jobs["slowtwo"].status, jobs["slowtwo"].attempts) == ("pending", 0)
 
 
-def test_a_second_sigterm_stops_the_running_build_at_once(storage_dir, tmp_path):
+def test_a_second_sigterm_stops_the_running_build_at_once(command, storage_dir, tmp_path):
     node = slow_sdist_node(tmp_path, seconds=300)
     plan = PlanFactory(target=TargetFactory(), dag={"nodes": [node], "edges": []})
     enqueue_plan_builds(plan, actor="test")
     job = BuildJob.objects.get(plan=plan)
-    worker = _drain(_environment(storage_dir, tmp_path), grace=600)
-    assert worker.stderr is not None
-    try:
-        _wait_until_building(job)
-        worker.send_signal(signal.SIGTERM)
-        for line in worker.stderr:
-            if "running builds get 600 s to finish" in line:
-                break  # the first one is taken: no new work
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
-    finally:
-        worker.kill()
-    err = worker.stderr.read()
+    worker = _drain(command, _environment(storage_dir, tmp_path), grace=600)
+    _wait_until_building(job)
+
+    worker.send_signal(signal.SIGTERM)
+    err = _sigterm_once_it_says(worker, "running builds get 600 s to finish", seconds=60)
 
     assert worker.returncode == 0, err
     assert "stopping now: running builds are stopped and handed back" in err
@@ -121,30 +146,18 @@ def test_a_second_sigterm_stops_the_running_build_at_once(storage_dir, tmp_path)
     assert (job.status, job.attempts, job.lease_owner) == ("pending", 0, "")
 
 
-def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(tmp_path):
+def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(command, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here
-    argv = ["manage.py", "run_worker", "--api", f"http://127.0.0.1:{port}", "--token", "t"]
-    worker = subprocess.Popen(
-        [sys.executable, *argv, "--runner", "local", "--grace", "600"],
-        cwd=ROOT,
+    worker = command(
+        *("run_worker", "--api", f"http://127.0.0.1:{port}", "--token", "t"),
+        *("--runner", "local", "--grace", "600"),
         env={**os.environ, "DATABASE_URL": NO_DATABASE, "VAR_DIR": str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
-    assert worker.stderr is not None
-    try:
-        for line in worker.stderr:
-            if "retrying in" in line:
-                break  # it is waiting out the refinery
-        worker.send_signal(signal.SIGTERM)
-        # Neither the grace period (nothing runs) nor the retries (30 s) are waited out.
-        worker.wait(timeout=10)
-    finally:
-        worker.kill()
-    err = worker.stderr.read()
+
+    # Neither the grace period (nothing runs) nor the retries (30 s) are waited out.
+    err = _sigterm_once_it_says(worker, "retrying in", seconds=10)
 
     assert worker.returncode == 0, err
     assert "no new work; running builds get 600 s to finish" in err
