@@ -117,8 +117,15 @@ WORKER_PATHS = (
 )
 
 
-def _schemathesis(base: str, workdir: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    # In workdir: schemathesis keeps a cache of what it found in its working directory.
+def _schemathesis(
+    base: str, workdir: Path, credential: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """Runs in ``workdir``, where schemathesis reads its configuration and keeps its cache.
+    The credential is configured for its OpenAPI security scheme: given only as a header,
+    schemathesis also sends made-up values for the other schemes (a wrong X-Worker-Token is
+    a 401), and those cases never reach the endpoint."""
+    workdir.mkdir()
+    (workdir / "schemathesis.toml").write_text(credential)
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "schemathesis"),
@@ -150,11 +157,21 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_schema(
     token = Token.objects.create(user=staff)
     base = start_refinery(env={"WORKER_TOKEN": "fuzz-token", "AUTO_PLAN": "false"})
     passes = (
-        ("--header", "X-Worker-Token: fuzz-token", "--include-path-regex", WORKER_PATHS),
-        ("--header", f"Authorization: Token {token.key}", "--exclude-path-regex", WORKER_PATHS),
+        (
+            tmp_path / "as-worker",
+            '[auth.openapi.workerToken]\napi_key = "fuzz-token"\n',
+            ("--include-path-regex", WORKER_PATHS),
+        ),
+        (
+            tmp_path / "as-staff",
+            f'[auth.openapi.bearerToken]\nbearer = "{token.key}"\n',
+            ("--exclude-path-regex", WORKER_PATHS),
+        ),
     )
-    for options in passes:
-        run = _schemathesis(base, tmp_path, *options)
+    for workdir, credential, options in passes:
+        run = _schemathesis(base, workdir, credential, *options)
         assert run.returncode == 0, run.stdout[-6000:]
         assert re.search(r"Selected: [1-9]", run.stdout), run.stdout[-6000:]
+        # Every operation was reached with the credential (none answered only 401/403).
+        assert "Authentication failed" not in run.stdout, run.stdout[-6000:]
         assert " passed" in run.stdout
