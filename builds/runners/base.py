@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -116,50 +117,57 @@ def stream_process(
 ) -> tuple[int | None, str]:
     """Run ``argv`` (never through a shell), copy its output line by line to ``sink``, and
     stop it on timeout, cancellation or ``over_limit()`` (checked as often as the others).
-    Returns ``(exit_code, "" | "timeout" | "cancelled" | "over_limit")``."""
-    process = subprocess.Popen(
-        list(argv),
-        env=dict(env),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        bufsize=1,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
+    Returns ``(exit_code, "" | "timeout" | "cancelled" | "over_limit")``.
 
-    output = process.stdout
+    Without ``cwd`` it runs in a directory of its own, removed after it: nothing it leaves
+    there lands in the worker's (podman's conmon writes an empty ``oom`` file into its
+    working directory when a container is killed for its memory)."""
+    with contextlib.ExitStack() as scratch:
+        if cwd is None:
+            cwd = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="refinery-run-")))
+        process = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
 
-    def pump() -> None:
-        # Bounded reads: a build can print a 50 MB line; the sink splits what it gets.
-        try:
-            for line in iter(lambda: output.readline(_MAX_READ_CHARS), ""):
-                sink.write(line)
-        finally:
-            connection.close()  # a database sink stored chunks on this thread's connection
+        output = process.stdout
 
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + timeout
-    stopped = ""
-    while process.poll() is None:
-        if time.monotonic() > deadline:
-            stopped = FailureReason.TIMEOUT
-        elif cancelled():
-            stopped = FailureReason.CANCELLED
-        elif over_limit is not None and over_limit():
-            stopped = OVER_LIMIT
-        if stopped:
-            (kill or _kill_group)(process)
-            break
-        # Returns as the process ends (a sleep here made every build wait 0.1 s on average).
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.2)
-    process.wait()
-    reader.join(timeout=5)
-    return (None if stopped else process.returncode), stopped
+        def pump() -> None:
+            # Bounded reads: a build can print a 50 MB line; the sink splits what it gets.
+            try:
+                for line in iter(lambda: output.readline(_MAX_READ_CHARS), ""):
+                    sink.write(line)
+            finally:
+                connection.close()  # a database sink stored chunks on this thread's connection
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        deadline = time.monotonic() + timeout
+        stopped = ""
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                stopped = FailureReason.TIMEOUT
+            elif cancelled():
+                stopped = FailureReason.CANCELLED
+            elif over_limit is not None and over_limit():
+                stopped = OVER_LIMIT
+            if stopped:
+                (kill or _kill_group)(process)
+                break
+            # Returns as the process ends (a sleep here made every build wait 0.1 s on average).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.2)
+        process.wait()
+        reader.join(timeout=5)
+        return (None if stopped else process.returncode), stopped
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:

@@ -142,7 +142,12 @@ print("ATTACK wrote 10 GB", flush=True)
     assert _no_container_left()
 
 
-def test_a_build_that_exhausts_memory_is_killed_at_the_memory_limit(build_attack):
+def test_a_build_that_exhausts_memory_is_killed_at_the_memory_limit(
+    build_attack, tmp_path, monkeypatch
+):
+    workers_own = tmp_path / "worker-cwd"
+    workers_own.mkdir()
+    monkeypatch.chdir(workers_own)
     job, log = build_attack(
         """
 chunks = []
@@ -154,6 +159,8 @@ print("ATTACK allocated 2 GB", flush=True)
     assert job.status in FAILED, (job.failure_reason, job.error)
     assert "ATTACK allocated 2 GB" not in log
     assert "-9" in log or "Killed" in log or "137" in log, log
+    # podman's conmon notes the kill in a file of its working directory; not the worker's.
+    assert list(workers_own.iterdir()) == []
 
 
 def test_a_build_cannot_change_its_image(build_attack, amd64_image):
