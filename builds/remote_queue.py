@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -47,14 +46,12 @@ class HttpBuildQueue:
         arches: list[str] | None = None,
         heartbeat_timeout: float = 20,
         claim_timeout: float = 10,
-        stopping: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.worker_id = worker_id
         self.arches = arches
         self.heartbeat_timeout = heartbeat_timeout
         self.claim_timeout = claim_timeout
-        self.stopping = stopping or threading.Event()
         self._sinks: dict[int, HttpLogSink] = {}
 
     def _report(
@@ -78,10 +75,8 @@ class HttpBuildQueue:
         return str(response.json()["state"])
 
     def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]:
-        """Up to ``max_n`` jobs; none while shutting down or while the server is away (the
-        builds already running go on, and the next pass asks again)."""
-        if self.stopping.is_set():
-            return []
+        """Up to ``max_n`` jobs; none while the server is away (the builds already running
+        go on, and the next pass asks again)."""
         params: dict[str, Any] = {"max": max_n, "worker": worker_id}
         if self.arches:
             params["arch"] = self.arches

@@ -150,7 +150,7 @@ class Command(BaseCommand):
             except (ServerUnavailable, ApiError) as exc:
                 self.stderr.write(f"planning paused: {exc}")
         if runner is not None and not shutdown.stopping.is_set():
-            queue = HttpBuildQueue(client, worker_id, arches=arches, stopping=shutdown.stopping)
+            queue = HttpBuildQueue(client, worker_id, arches=arches)
             done += drain(
                 queue,
                 runner,
