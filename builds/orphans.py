@@ -1,12 +1,19 @@
 """What a build leaves behind when its worker dies without cleaning up: processes still
 running (the build runs in a session of its own, so its worker's death does not end it), a
-podman container, and scratch folders. Builds carry ``REFINERY_BUILD_JOB=<job id>`` in
-their environment and the job id in their container's and folders' names, so what belongs to
-a job can be found and stopped before the job is built again."""
+podman container, and scratch folders. Builds carry ``REFINERY_BUILD_JOB=<installation>:<job
+id>`` in their environment and both in their container's and folders' names, so what belongs
+to a job can be found and stopped before the job is built again.
+
+Job ids are unique within one database only, and refineries on one host share its podman
+and its /tmp (a second checkout, ``make test`` beside ``make run``, the repair bench's
+refinery per case): the installation part, named after the database, keeps one refinery from
+stopping another's build of the same job number."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import re
 import shutil
@@ -16,26 +23,43 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connections
 
 from builds.images import podman_env
 
 MARKER = "REFINERY_BUILD_JOB"
 
 
+@functools.cache
+def installation() -> str:
+    """Six hex digits naming this refinery's database (its engine and name; a SQLite file by
+    its real path): the same for every process of one refinery, however its URL is spelt,
+    and different for a refinery beside it."""
+    database = connections["default"].settings_dict
+    name = str(database["NAME"])
+    if database["ENGINE"].endswith("sqlite3"):
+        name = os.path.realpath(name)
+    return hashlib.sha256(f"{database['ENGINE']}\0{name}".encode()).hexdigest()[:6]
+
+
+def _mark(job_id: int) -> str:
+    return f"{installation()}:{job_id}"
+
+
 def marked(env: dict[str, str], job_id: int) -> dict[str, str]:
-    return {**env, MARKER: str(job_id)}
+    return {**env, MARKER: _mark(job_id)}
 
 
 def scratch_prefix(job_id: int, name: str) -> str:
-    return f"refinery-{job_id}-{name}-"
+    return f"refinery-{installation()}-{job_id}-{name}-"
 
 
 def output_prefix(job_id: int) -> str:
-    return f"refinery-out-{job_id}-"
+    return f"refinery-out-{installation()}-{job_id}-"
 
 
 def container_prefix(job_id: int) -> str:
-    return f"refinery-job-{job_id}-"
+    return f"refinery-job-{installation()}-{job_id}-"
 
 
 def stop_leftovers(job_id: int) -> str:
@@ -55,7 +79,7 @@ def stop_leftovers(job_id: int) -> str:
 
 
 def _kill_marked(job_id: int) -> int:
-    wanted = f"{MARKER}={job_id}".encode()
+    wanted = f"{MARKER}={_mark(job_id)}".encode()
     killed = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -102,7 +126,10 @@ def _remove_containers(job_id: int) -> list[str]:
 
 def _remove_folders(job_id: int) -> int:
     root = Path(tempfile.gettempdir())
-    found = [*root.glob(f"{output_prefix(job_id)}*"), *root.glob(f"refinery-{job_id}-*")]
+    found = [
+        *root.glob(f"{output_prefix(job_id)}*"),
+        *root.glob(f"refinery-{installation()}-{job_id}-*"),
+    ]
     for folder in found:
         shutil.rmtree(folder, ignore_errors=True)
     return len(found)

@@ -8,21 +8,19 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from django.conf import settings as settings_module
 from django.db import connection
 
-from builds.images import podman_env
 from builds.models import Artifact, BuildEvent, BuildJob
 from builds.orphans import MARKER, container_prefix, stop_leftovers
 from builds.plan_builds import enqueue_plan_builds
 from tests.factories import PlanFactory, TargetFactory
+from tests.podman_containers import containers_of
 from tests.sdists import slow_sdist_node
 
 
@@ -100,19 +98,9 @@ def kill_9_of_the_worker_mid_build(
     assert "scratch folder(s) removed" in gone.message
     if podman_serving is not None:
         assert f"container {container_prefix(job.pk)}" in gone.message
-        assert not _containers_of(job.pk)
+        assert not containers_of(job.pk)
     assert job.attempts == 2
     return reclaimed_after
-
-
-def _containers_of(job_id: int) -> list[str]:
-    listed = subprocess.run(
-        [settings_module.PODMAN_BIN, "ps", "-a", "--format", "{{.Names}}"],
-        env=podman_env(),
-        capture_output=True,
-        text=True,
-    )
-    return [name for name in listed.stdout.split() if name.startswith(container_prefix(job_id))]
 
 
 def kill_9_of_serve_and_a_restart(start_refinery: Any, settings: Any, tmp_path: Path) -> float:

@@ -20,6 +20,7 @@ from builds.runners.podman import PodmanRunner
 from builds.runners.sandbox import SandboxLimits
 from builds.worker import LocalBuildQueue, drain
 from tests.factories import PlanFactory, TargetFactory
+from tests.podman_containers import containers_of
 from tests.sdists import make_sdist, sdist_node
 
 pytestmark = [
@@ -79,11 +80,6 @@ def _podman(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _no_container_left() -> bool:
-    listed = _podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    return not [name for name in listed if name.startswith("refinery-job-")]
-
-
 def test_a_build_that_forks_forever_stops_at_the_process_limit(build_attack):
     job, log = build_attack(
         """
@@ -103,7 +99,7 @@ except OSError as exc:
     forks = int(log.split("ATTACK forks stopped after ")[1].split()[0])
     assert forks < LIMITS.pids
     assert "Resource temporarily unavailable" in log
-    assert _no_container_left()
+    assert not containers_of(job.pk)
 
 
 def test_a_build_that_writes_10_gb_of_scratch_is_stopped_at_the_disk_limit(build_attack):
@@ -139,7 +135,7 @@ print("ATTACK wrote 10 GB", flush=True)
     assert "ATTACK wrote 10 GB" not in log
     assert job.error == "the build wrote more than 64m into its output folder"
     assert "container killed" in log
-    assert _no_container_left()
+    assert not containers_of(job.pk)
 
 
 def test_a_build_that_exhausts_memory_is_killed_at_the_memory_limit(
@@ -222,7 +218,7 @@ def test_system_packages_are_installed_in_a_step_of_their_own_and_the_build_stay
 ):
     recipes = [{"type": "system_packages", "packages": ["libyaml-dev"]}]
 
-    _job, log = build_attack(PRIVILEGE_ATTACK, recipes=recipes)
+    job, log = build_attack(PRIVILEGE_ATTACK, recipes=recipes)
 
     assert "podman runner: system packages" in log  # made now, or already made by a run before
     assert "ATTACK yaml header True" in log, log
@@ -230,6 +226,7 @@ def test_system_packages_are_installed_in_a_step_of_their_own_and_the_build_stay
     assert "ATTACK gained" not in log
     # The package step ran no code of the sdist's: the attack printed once, in the build step.
     assert log.count("ATTACK uid") == 1
-    _again, second_log = build_attack(PRIVILEGE_ATTACK, recipes=recipes)
+    again, second_log = build_attack(PRIVILEGE_ATTACK, recipes=recipes)
     assert "system packages already in localhost/refinery-deps:" in second_log
-    assert _no_container_left()
+    # Neither build's containers are left, nor the package step's (``…-deps-…``).
+    assert not containers_of(job.pk, again.pk)

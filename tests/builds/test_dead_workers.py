@@ -5,6 +5,7 @@ in the middle of a build, and the job is built again within a minute, exactly on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -12,19 +13,36 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
 from django.utils import timezone
 
 from builds import queue as build_queue
+from builds.images import podman_env
 from builds.models import BuildEvent, BuildJob
-from builds.orphans import marked, output_prefix, scratch_prefix, stop_leftovers
+from builds.orphans import (
+    container_prefix,
+    installation,
+    marked,
+    output_prefix,
+    scratch_prefix,
+    stop_leftovers,
+)
+from builds.plan_builds import enqueue_plan_builds
 from refinery.lib.worker_ids import local_worker_id, this_host
 from refinery.lib.worker_liveness import dead_local_workers
 from tests.drills import kill_9_of_the_worker_mid_build
-from tests.factories import TargetFactory
+from tests.factories import PlanFactory, TargetFactory
+from tests.podman_containers import containers_of
+from tests.sdists import setuptools_sdist_node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,6 +146,105 @@ def test_what_a_dead_build_left_behind_is_stopped_and_removed_and_nothing_else()
         other.kill()
         other.wait()
         shutil.rmtree(kept, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_refine_after_one_killed_mid_build_takes_its_build_back_and_publishes_once_built(
+    settings, storage_dir, tmp_path, capsys
+):
+    settings.PYTHON_VERSION = "3.11"
+    settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("docopt==0.6.2\n")
+    # A first refine planned and queued docopt's build, then was killed with -9 as its
+    # build began: the job is leased to a process that is gone.
+    with pytest.raises(CommandError, match="--timeout reached"):
+        call_command("refine", str(requirements), "--runner", "local", "--timeout", "1")
+    (left,) = build_queue.claim(f"refine:{this_host()}:{gone_pid()}", max_n=1)
+    capsys.readouterr()
+
+    call_command("refine", str(requirements), "--runner", "local")
+
+    out = capsys.readouterr().out
+    assert "3/4 build: 0 enqueued, 1 already queued" in out  # the first refine's plan's job
+    assert "4/4 published" in out
+    left.refresh_from_db()
+    assert left.status == "built"
+    assert BuildEvent.objects.filter(job=left, message__contains="is gone").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_manage_py_drain_takes_back_a_build_a_dead_worker_of_this_host_left(storage_dir, tmp_path):
+    node = setuptools_sdist_node(tmp_path, "leftbehind", "from setuptools import setup\nsetup()\n")
+    plan = PlanFactory(target=TargetFactory(), dag={"nodes": [node], "edges": []})
+    enqueue_plan_builds(plan, actor="test")
+    (left,) = build_queue.claim(f"drain:{this_host()}:{gone_pid()}", max_n=1)
+
+    call_command("drain", "--runner", "local", "--once")
+
+    left.refresh_from_db()
+    assert left.status == "built"
+    assert BuildEvent.objects.filter(job=left, message__contains="is gone").exists()
+
+
+@contextlib.contextmanager
+def as_another_refinery() -> Iterator[None]:
+    """Names as a refinery on another database makes them (another checkout, the repair
+    bench, make test beside make run): it numbers its jobs from 1 too."""
+    installation.cache_clear()
+    try:
+        with mock.patch.dict(connections["default"].settings_dict, NAME="another_refinery"):
+            yield
+    finally:
+        installation.cache_clear()
+
+
+def test_another_refinerys_build_of_the_same_job_number_is_left_running():
+    with as_another_refinery():
+        other = subprocess.Popen(["sh", "-c", "sleep 300 & wait"], env=marked(dict(os.environ), 91))
+        scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix(91, "pkg")))
+        output = Path(tempfile.mkdtemp(prefix=output_prefix(91)))
+    time.sleep(0.3)
+    try:
+        assert stop_leftovers(91) == ""
+
+        assert other.poll() is None
+        assert scratch.exists()
+        assert output.exists()
+    finally:
+        other.kill()
+        other.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(output, ignore_errors=True)
+
+
+@pytest.mark.podman
+def test_another_refinerys_container_of_the_same_job_number_is_left_alone(amd64_image):
+    with as_another_refinery():
+        theirs = f"{container_prefix(91)}0123abcd"
+    ours = f"{container_prefix(91)}4567cdef"
+    for name in (theirs, ours):
+        subprocess.run(
+            [django_settings.PODMAN_BIN, "create", "--name", name, amd64_image, "true"],
+            env=podman_env(),
+            capture_output=True,
+            check=True,
+        )
+    try:
+        said = stop_leftovers(91)
+
+        assert said == f"container {ours} removed"
+        assert not containers_of(91)
+        with as_another_refinery():
+            assert containers_of(91) == [theirs]
+    finally:
+        subprocess.run(
+            [django_settings.PODMAN_BIN, "rm", "--force", "--ignore", theirs, ours],
+            env=podman_env(),
+            capture_output=True,
+        )
 
 
 @pytest.mark.slow

@@ -13,15 +13,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from django.db import connection
 
 from builds.log_reader import job_log
 from builds.models import BuildEvent, BuildJob
+from builds.orphans import stop_leftovers
 from builds.plan_builds import enqueue_plan_builds
 from tests.factories import PlanFactory, TargetFactory
-from tests.sdists import slow_sdist_node
+from tests.local_index import local_index
+from tests.sdists import setuptools_sdist_node, slow_sdist_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.network]
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +147,43 @@ def test_a_second_sigterm_stops_the_running_build_at_once(command, storage_dir, 
     assert "stopping now: running builds are stopped and handed back" in err
     job.refresh_from_db()
     assert (job.status, job.attempts, job.lease_owner) == ("pending", 0, "")
+
+
+def test_ctrl_c_to_refine_hands_its_running_build_back_and_says_how_to_go_on(
+    command, storage_dir, tmp_path
+):
+    # Slow to build, not to plan: the planner runs setup.py too, for its requirements.
+    slow_wheel = "import sys, time\nfrom setuptools import setup\n"
+    slow_wheel += "if 'bdist_wheel' in sys.argv:\n    time.sleep(300)\nsetup()\n"
+    node = setuptools_sdist_node(tmp_path, "slowbuild", slow_wheel)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("slowbuild==1.0\n")
+    # The slow sdist from a small index of ours, its build requirement (setuptools) from PyPI.
+    with local_index([Path(urlparse(node["source"]["url"]).path)]) as ours:
+        env = _environment(storage_dir, tmp_path, EXTRA_INDEX_URL=ours, SHUTDOWN_GRACE_SEC="2")
+        refine = command("refine", str(requirements), "--runner", "local", env=env)
+        deadline = time.monotonic() + 120
+        while not BuildJob.objects.filter(name="slowbuild", status="building").exists():
+            assert refine.poll() is None, refine.communicate()
+            assert time.monotonic() < deadline, "the build never started"
+            time.sleep(0.2)
+
+        refine.send_signal(signal.SIGINT)
+        interrupted_at = time.monotonic()
+        out, err = refine.communicate(timeout=60)
+        took = time.monotonic() - interrupted_at
+
+    assert refine.returncode == 1, err
+    assert "no new work; running builds get 2 s to finish" in err
+    assert err.strip().splitlines()[-1] == (
+        "CommandError: stopped: 1 of 1 builds unfinished (back in the queue); "
+        "run the same command again to go on"
+    )
+    assert "published" not in out
+    assert took < 20  # the 2 s grace and the hand-back; not the build's 300 s
+    job = BuildJob.objects.get(name="slowbuild")
+    assert (job.status, job.attempts, job.lease_owner) == ("pending", 0, "")
+    assert stop_leftovers(job.pk) == ""  # nothing of the build runs on
 
 
 def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(command, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import threading
 import time
 
@@ -16,6 +14,7 @@ from builds.models import Artifact, BuildJob
 from builds.runners.podman import PodmanRunner
 from builds.worker import LocalBuildQueue, drain
 from tests.factories import BuildSpecFactory
+from tests.podman_containers import containers_of
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,19 +37,6 @@ def podman(tmp_path):
     return make
 
 
-def _containers() -> list[str]:
-    listed = subprocess.run(
-        [django_settings.PODMAN_BIN, "ps", "-a", "--format", "json"],
-        capture_output=True,
-        text=True,
-        env={
-            "CONTAINERS_CONF": django_settings.PODMAN_CONTAINERS_CONF,
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-        },
-    )
-    return [name for c in json.loads(listed.stdout or "[]") for name in c.get("Names", [])]
-
-
 def test_six_and_markupsafe_are_built_in_containers_and_stored(
     amd64_image, podman, plan_of, storage_dir
 ):
@@ -67,7 +53,7 @@ def test_six_and_markupsafe_are_built_in_containers_and_stored(
     log = job_log(markupsafe.job_id)
     assert f"podman runner: {amd64_image}" in log
     assert "sha256 verified" in log
-    assert not [name for name in _containers() if name.startswith("refinery-job-")]
+    assert not containers_of(*BuildJob.objects.filter(plan=plan).values_list("pk", flat=True))
 
 
 # numpy takes minutes to build: long enough to be killed mid-build, every time.
@@ -84,7 +70,7 @@ def test_a_build_over_the_timeout_has_its_container_killed(
     job = BuildJob.objects.get(plan=plan)
     assert job.failure_reason == "timeout"
     assert "container killed" in job_log(job.pk)
-    assert not [name for name in _containers() if name.startswith(f"refinery-job-{job.pk}-")]
+    assert not containers_of(job.pk)
 
 
 def test_an_operator_cancel_stops_the_container_within_seconds(
@@ -104,7 +90,7 @@ def test_an_operator_cancel_stops_the_container_within_seconds(
         time.sleep(0.2)
     build_queue.cancel(BuildJob.objects.get(pk=job.pk), actor="ops")
     cancelled_at = time.monotonic()
-    while any(n.startswith(f"refinery-job-{job.pk}-") for n in _containers()):
+    while containers_of(job.pk):
         assert time.monotonic() - cancelled_at < 5, "the container outlived the cancel by 5 s"
         time.sleep(0.2)
     worker.join(timeout=120)
@@ -113,7 +99,7 @@ def test_an_operator_cancel_stops_the_container_within_seconds(
     job.refresh_from_db()
     assert job.status == "cancelled"
     assert "container killed" in job_log(job.pk)
-    assert not [name for name in _containers() if name.startswith(f"refinery-job-{job.pk}-")]
+    assert not containers_of(job.pk)
 
 
 def test_package_names_and_recipes_reach_podman_as_argv_items_only(tmp_path):

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.graceful_stop import GracefulStop
+from builds.orphans import stop_leftovers
+from builds.queue import reclaim_from_dead_workers
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from refinery import runtime_settings
@@ -41,6 +43,9 @@ class Command(BaseCommand):
         shutdown = GracefulStop(int(grace), self.stderr.write).install()
         runner = runner_named(options["runner"] or settings.RUNNER)
         worker_id = local_worker_id("drain")
+        # Without a cluster nobody else notices: a worker of this host killed mid-build
+        # (a drain, a refine) left its jobs leased to a dead process, and their leftovers.
+        reclaim_from_dead_workers(leftovers=stop_leftovers)
         count = drain(
             LocalBuildQueue(arches=buildable_arches(runner)),
             runner,

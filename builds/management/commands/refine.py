@@ -10,15 +10,18 @@ from typing import Any, TextIO, cast
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
-from django.db.models import Min
+from django.db.models import Min, Q
 
+from builds.graceful_stop import GracefulStop
 from builds.images import MACHINE_TO_DEBIAN
 from builds.index.catalog import IndexTarget, default_target, parse_slug
 from builds.lockfile import LockfileError, hashed_requirements
 from builds.log_follow import PlanLogs
 from builds.models import BuildJob
 from builds.notifications.sender import send_all_due
+from builds.orphans import stop_leftovers
 from builds.plan_builds import enqueue_plan_builds
+from builds.queue import reclaim_from_dead_workers
 from builds.runners.configured import buildable_arches, runner_named
 from builds.worker import LocalBuildQueue, drain
 from inputs.command_options import add_plan_options
@@ -99,14 +102,21 @@ class Command(BaseCommand):
         summary = enqueue_plan_builds(plan, actor=worker_id)
         self.stdout.write(f"3/4 build: {summary}")
         follower = _Follower(plan.pk, self.stdout.write) if options["follow"] else None
+        # From here a Ctrl-C hands running builds back (as `manage.py drain` does) rather
+        # than leaving them, and their containers, running behind an exited command.
+        shutdown = GracefulStop(settings.SHUTDOWN_GRACE_SEC, self.stderr.write).install()
+        # The plan's builds, and those another plan had already queued (one job per wheel).
+        jobs = [job.pk for job in (*summary.enqueued, *summary.already_queued)]
         try:
-            self._build(plan.pk, runner, worker_id, deadline)
+            self._build(jobs, runner, worker_id, deadline, shutdown)
         finally:
             if follower is not None:
                 follower.finish()
             self._notify()
+        if shutdown.stopping.is_set():
+            self._fail_if_stopped_short(jobs)
 
-        self._fail_unless_all_built(plan)
+        self._fail_unless_all_built(plan, jobs)
         if summary.unavailable:
             raise CommandError(f"could not fetch reused wheels: {summary.unavailable}")
         self._publish(plan, target, path, options["hashes"])
@@ -142,8 +152,8 @@ class Command(BaseCommand):
                 "(podman) or use a worker on that architecture"
             )
 
-    def _fail_unless_all_built(self, plan: Plan) -> None:
-        jobs = BuildJob.objects.filter(plan=plan).order_by("name")
+    def _fail_unless_all_built(self, plan: Plan, job_ids: list[int]) -> None:
+        jobs = BuildJob.objects.filter(Q(plan=plan) | Q(pk__in=job_ids)).order_by("name")
         failed = [job for job in jobs if job.status not in _GOOD]
         if failed:
             rows = [[j.name, j.version, j.status, (j.error or "")[:80]] for j in failed]
@@ -194,33 +204,55 @@ class Command(BaseCommand):
         finally:
             progress.done()
 
-    def _build(self, plan_id: int, runner: Any, worker_id: str, deadline: float) -> None:
+    def _build(
+        self,
+        job_ids: list[int],
+        runner: Any,
+        worker_id: str,
+        deadline: float,
+        shutdown: GracefulStop,
+    ) -> None:
         queue = LocalBuildQueue(arches=buildable_arches(runner))
-        while True:
-            unfinished = BuildJob.objects.filter(plan_id=plan_id, status__in=_UNFINISHED)
-            if not unfinished.exists():
-                return
-            if time.monotonic() > deadline:
-                raise CommandError("--timeout reached with builds still unfinished")
-            stop = threading.Event()
-            timer = threading.Timer(max(1.0, deadline - time.monotonic()), stop.set)
-            timer.daemon = True
-            timer.start()
-            try:
+        # --timeout stops running builds as a second Ctrl-C does.
+        timer = threading.Timer(max(1.0, deadline - time.monotonic()), shutdown.stop.set)
+        timer.daemon = True
+        timer.start()
+        try:
+            while not shutdown.stopping.is_set():
+                unfinished = BuildJob.objects.filter(pk__in=job_ids, status__in=_UNFINISHED)
+                if not unfinished.exists():
+                    return
+                if time.monotonic() > deadline:
+                    raise CommandError("--timeout reached with builds still unfinished")
+                # There is no cluster to notice: an earlier refine or worker of this host
+                # killed mid-build left its job leased to a dead process, and its container.
+                reclaim_from_dead_workers(leftovers=stop_leftovers)
                 drain(
                     queue,
                     runner,
                     worker_id,
                     pool_size=runtime_settings.value("build_pool_size"),
-                    stop=stop,
+                    stop=shutdown.stop,
+                    stopping=shutdown.stopping,
                     progress=self.stdout.write,
                 )
-            finally:
-                timer.cancel()
-            # Nothing due now: the rest waits on a retry backoff or another worker's build.
-            due = unfinished.aggregate(next=Min("next_attempt_at"))["next"]
-            wait = (due.timestamp() - time.time()) if due else 2.0
-            time.sleep(min(max(wait, 1.0), 30.0, max(0.0, deadline - time.monotonic())))
+                # Nothing due now: the rest waits on a retry backoff or another worker's build.
+                due = unfinished.aggregate(next=Min("next_attempt_at"))["next"]
+                wait = (due.timestamp() - time.time()) if due else 2.0
+                pause = min(max(wait, 1.0), 30.0, max(0.0, deadline - time.monotonic()))
+                shutdown.stopping.wait(pause)
+        finally:
+            timer.cancel()
+
+    def _fail_if_stopped_short(self, job_ids: list[int]) -> None:
+        """A Ctrl-C's grace let every build finish: the run goes on to publish."""
+        unfinished = BuildJob.objects.filter(pk__in=job_ids, status__in=_UNFINISHED).count()
+        if unfinished == 0:
+            return
+        raise CommandError(
+            f"stopped: {unfinished} of {len(job_ids)} builds unfinished (back in the queue); "
+            "run the same command again to go on"
+        )
 
 
 class _Follower(threading.Thread):
