@@ -5,9 +5,10 @@ at once, not when the grace ends."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -21,10 +22,18 @@ class GracefulStop:
     # Set grace_seconds later: stop what still runs.
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def install(self) -> GracefulStop:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-        return self
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[GracefulStop]:
+        """Ctrl-C and SIGTERM are this stop's while the block runs; what handled them
+        before does again after it (a command may run inside another program: a test, a shell)."""
+        before = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+        for number in before:
+            signal.signal(number, self._on_signal)
+        try:
+            yield self
+        finally:
+            for number, handler in before.items():
+                signal.signal(number, handler)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping.is_set():

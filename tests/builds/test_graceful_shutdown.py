@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import pytest
 from django.db import connection
 
+from builds.graceful_stop import GracefulStop
 from builds.log_reader import job_log
 from builds.models import BuildEvent, BuildJob
 from builds.orphans import stop_leftovers
@@ -204,3 +205,17 @@ def test_an_idle_remote_worker_stops_at_once_while_its_refinery_does_not_answer(
     assert "the refinery is not answering" in err
     assert "(stopped waiting))" in err
     assert "trying again later" not in err
+
+
+def test_a_command_run_inside_another_program_gives_it_back_its_ctrl_c():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    said: list[str] = []
+
+    with GracefulStop(5, said.append).installed() as shutdown:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert shutdown.stopping.is_set()
+
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert said == [
+        "stopping: no new work; running builds get 5 s to finish (again to stop them now)"
+    ]

@@ -40,21 +40,21 @@ class Command(BaseCommand):
         grace = options["grace"]
         if natural_number(str(grace)) is None:
             raise CommandError(f"--grace {grace!r} is not a number of seconds")
-        shutdown = GracefulStop(int(grace), self.stderr.write).install()
-        runner = runner_named(options["runner"] or settings.RUNNER)
-        worker_id = local_worker_id("drain")
-        # Without a cluster nobody else notices: a worker of this host killed mid-build
-        # (a drain, a refine) left its jobs leased to a dead process, and their leftovers.
-        reclaim_from_dead_workers(leftovers=stop_leftovers)
-        count = drain(
-            LocalBuildQueue(arches=buildable_arches(runner)),
-            runner,
-            worker_id,
-            pool_size=runtime_settings.value("build_pool_size"),
-            max_jobs=int(max_jobs) if max_jobs else None,
-            once=options["once"],
-            stop=shutdown.stop,
-            stopping=shutdown.stopping,
-            progress=self.stdout.write,
-        )
+        with GracefulStop(int(grace), self.stderr.write).installed() as shutdown:
+            runner = runner_named(options["runner"] or settings.RUNNER)
+            worker_id = local_worker_id("drain")
+            # Without a cluster nobody else notices: a worker of this host killed mid-build
+            # (a drain, a refine) left its jobs leased to a dead process, and their leftovers.
+            reclaim_from_dead_workers(leftovers=stop_leftovers)
+            count = drain(
+                LocalBuildQueue(arches=buildable_arches(runner)),
+                runner,
+                worker_id,
+                pool_size=runtime_settings.value("build_pool_size"),
+                max_jobs=int(max_jobs) if max_jobs else None,
+                once=options["once"],
+                stop=shutdown.stop,
+                stopping=shutdown.stopping,
+                progress=self.stdout.write,
+            )
         self.stdout.write(f"{count} job(s) processed")

@@ -104,15 +104,15 @@ class Command(BaseCommand):
         follower = _Follower(plan.pk, self.stdout.write) if options["follow"] else None
         # From here a Ctrl-C hands running builds back (as `manage.py drain` does) rather
         # than leaving them, and their containers, running behind an exited command.
-        shutdown = GracefulStop(settings.SHUTDOWN_GRACE_SEC, self.stderr.write).install()
         # The plan's builds, and those another plan had already queued (one job per wheel).
         jobs = [job.pk for job in (*summary.enqueued, *summary.already_queued)]
-        try:
-            self._build(jobs, runner, worker_id, deadline, shutdown)
-        finally:
-            if follower is not None:
-                follower.finish()
-            self._notify()
+        with GracefulStop(settings.SHUTDOWN_GRACE_SEC, self.stderr.write).installed() as shutdown:
+            try:
+                self._build(jobs, runner, worker_id, deadline, shutdown)
+            finally:
+                if follower is not None:
+                    follower.finish()
+                self._notify()
         if shutdown.stopping.is_set():
             self._fail_if_stopped_short(jobs)
 

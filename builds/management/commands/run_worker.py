@@ -90,25 +90,25 @@ class Command(BaseCommand):
                 "or name --arch"
             )
 
-        shutdown = GracefulStop(int(options["grace"]), self.stderr.write).install()
-        client = ApiClient(api, token)
-        self.stdout.write(
-            f"worker {worker_id} for {api}: "
-            + ", ".join(
-                what
-                for what, on in (("plans", plans), (f"builds for {', '.join(arches)}", builds))
-                if on
+        with GracefulStop(int(options["grace"]), self.stderr.write).installed() as shutdown:
+            client = ApiClient(api, token)
+            self.stdout.write(
+                f"worker {worker_id} for {api}: "
+                + ", ".join(
+                    what
+                    for what, on in (("plans", plans), (f"builds for {', '.join(arches)}", builds))
+                    if on
+                )
             )
-        )
-        try:
-            while not shutdown.stopping.is_set():
-                worked = self._pass(client, worker_id, plans, runner, arches, shutdown)
-                if options["once"]:
-                    return
-                if not worked:
-                    shutdown.stopping.wait(int(options["poll"]))
-        finally:
-            client.close()
+            try:
+                while not shutdown.stopping.is_set():
+                    worked = self._pass(client, worker_id, plans, runner, arches, shutdown)
+                    if options["once"]:
+                        return
+                    if not worked:
+                        shutdown.stopping.wait(int(options["poll"]))
+            finally:
+                client.close()
 
     @staticmethod
     def _arches(runner: Runner) -> list[str]:
