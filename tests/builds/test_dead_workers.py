@@ -157,8 +157,8 @@ def test_a_refine_after_one_killed_mid_build_takes_its_build_back_and_publishes_
     settings.PLATFORM_TAG = "manylinux_2_17_x86_64"
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("docopt==0.6.2\n")
-    # A first refine planned and queued docopt's build, then was killed with -9 as its
-    # build began: the job is leased to a process that is gone.
+    # A first refine plans and queues docopt's build (and gives up at once); the job is then
+    # leased to a process that is gone, as a refine killed with -9 mid-build leaves it.
     with pytest.raises(CommandError, match="--timeout reached"):
         call_command("refine", str(requirements), "--runner", "local", "--timeout", "1")
     (left,) = build_queue.claim(f"refine:{this_host()}:{gone_pid()}", max_n=1)

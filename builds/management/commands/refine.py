@@ -102,10 +102,10 @@ class Command(BaseCommand):
         summary = enqueue_plan_builds(plan, actor=worker_id)
         self.stdout.write(f"3/4 build: {summary}")
         follower = _Follower(plan.pk, self.stdout.write) if options["follow"] else None
-        # From here a Ctrl-C hands running builds back (as `manage.py drain` does) rather
-        # than leaving them, and their containers, running behind an exited command.
         # The plan's builds, and those another plan had already queued (one job per wheel).
         jobs = [job.pk for job in (*summary.enqueued, *summary.already_queued)]
+        # From here a Ctrl-C hands running builds back (as `manage.py drain` does) rather
+        # than leaving them, and their containers, running behind an exited command.
         with GracefulStop(settings.SHUTDOWN_GRACE_SEC, self.stderr.write).installed() as shutdown:
             try:
                 self._build(jobs, runner, worker_id, deadline, shutdown)
