@@ -85,6 +85,7 @@ _FIND_MODULES = {
     "gsl": (PKGCONFIG, "gsl"),
     "swig": (PROGRAM, "swig"),
     "fftw3": (HEADER, "fftw3.h"),
+    "opencl": (HEADER, "CL/cl.h"),  # and libOpenCL.so: the catalog's "OpenCL (CMake)" hint
 }
 # What a -dev package does not bring along but the problem shows the build uses.
 _COMPANIONS = {PKGCONFIG: "pkgconf"}

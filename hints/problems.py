@@ -152,7 +152,10 @@ _MATCHERS: list[Matcher] = [
     _one(PKGCONFIG, rf"Dependency lookup for ({_NAME}) with method 'pkg-?config' failed"),
     _one(PKGCONFIG, rf"\bDependency \"?({_NAME})\"? not found"),
     _one(PKGCONFIG, rf"Run-time dependency ({_NAME}) found: NO"),
-    _one(CMAKE, rf"Could NOT find ({_NAME}) \(missing:"),
+    # FindPackageHandleStandardArgs: "Could NOT find ZLIB (missing: …)", or with the find
+    # module's own words first ("Could NOT find OpenSSL, try to set the path to …"); CMake
+    # wraps its messages, so the name may end the line. Not ": Found unsuitable version".
+    _one(CMAKE, rf"Could NOT find ({_NAME})(?:,| \(missing:|\s*$)"),
     _one(CMAKE, rf"package configuration file provided by \"?({_NAME})\"?"),
     # pkg-config itself, in its many wordings.
     _one(PROGRAM, r"Pkg-?config for machine \S+ machine (not found)"),
@@ -174,6 +177,9 @@ _MATCHERS: list[Matcher] = [
         rf"^(?:make|env)(?:\[\d+\])?: ({_NAME}): (?:Command not found|No such file or directory)",
     ),
     _one(PROGRAM, rf"FileNotFoundError: \[Errno 2\] No such file or directory: '({_NAME})'"),
+    # distutils/setuptools reporting a command a setup.py spawned: "error: [Errno 2] No such
+    # file or directory: 'autoreconf'" (a bare name: a program, not a data file).
+    _one(PROGRAM, r"^\s*error: \[Errno 2\] No such file or directory: '([A-Za-z0-9_+-]{1,100})'$"),
     _one(
         PROGRAM,
         r"error: command '(?:[^'\s]{0,200}/)?([A-Za-z0-9_.+-]{1,100})' failed: "
@@ -234,6 +240,20 @@ _UNREACHABLE = re.compile(
     # urllib3 (conan, a setup.py's own download) failing to look a host up for good
     r"|Failed to resolve '(?!pypi\.org'|files\.pythonhosted\.org')([A-Za-z0-9.-]{1,200})'"
 )
+# autoconf: a run of failed checks ("checking for bzlib.h... no", "checking for
+# BZ2_bzBuffToBuffCompress in -lbz2... no") right before "configure: error:" is what it
+# stopped for; a check that failed earlier, followed by one that did not, was optional.
+_AUTOCONF_CHECK = re.compile(r"^\s*checking .{1,300}?\.\.\. ")
+_AUTOCONF_MISSING = (
+    (
+        HEADER,
+        re.compile(
+            rf"^\s*checking (?:for )?({_HEADER_FILE})(?: usability| presence)?\.\.\. no\s*$"
+        ),
+    ),
+    (LIBRARY, re.compile(rf"^\s*checking for \S{{1,200}} in -l({_NAME})\.\.\. no\s*$")),
+)
+_AUTOCONF_ERROR = re.compile(r"^\s*configure: error: ")
 # What best says a build failed when nothing above explains it.
 _COMPILER_ERROR = re.compile(r"^\s*\S{1,300}:\d+:(?:\d+:)? (?:fatal )?error: .")
 _EXCEPTION = re.compile(
@@ -264,8 +284,16 @@ def find_problems(lines: Iterable[str]) -> list[Problem]:
     found: dict[str, Problem] = {}
     transient: Problem | None = None
     fallback: Problem | None = None
+    failed_checks: list[Problem] = []
     for number, raw in enumerate(tail, start=1):
         line = raw.rstrip("\n")[:MAX_LINE]
+        if _AUTOCONF_CHECK.search(line):
+            missing = _autoconf_missing(line, number)
+            failed_checks = [*failed_checks, missing] if missing else []
+        elif _AUTOCONF_ERROR.search(line):
+            for problem in failed_checks:
+                found.setdefault(problem.key, problem)
+            failed_checks = []
         for matcher in _MATCHERS:
             for kind, name in matcher(line):
                 kind, name = _normalized(kind, name)
@@ -289,6 +317,14 @@ def find_problems(lines: Iterable[str]) -> list[Problem]:
     if found:
         return list(found.values())
     return [fallback] if fallback is not None else []
+
+
+def _autoconf_missing(line: str, number: int) -> Problem | None:
+    for kind, pattern in _AUTOCONF_MISSING:
+        found = pattern.search(line)
+        if found:
+            return Problem(kind, found.group(1), line.strip(), number)
+    return None
 
 
 _INCLUDE_DIR = re.compile(r"(?:^|\s|')-I(/[A-Za-z0-9_.+/-]{1,300})")

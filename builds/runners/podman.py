@@ -44,6 +44,11 @@ from builds.runners.sandbox import SCRATCH, SandboxLimits
 from builds.runners.system_image import SystemImages, image_for, system_packages
 from inputs.target_env import platform_arch
 
+# Python's tarfile made to extract as a non-root user would (see the module), loaded by a
+# .pth from the builder images' Debian dist-packages.
+TARFILE_OWNER = BUILD_SCRIPT.parent / "refinery_tarfile_owner.py"
+TARFILE_OWNER_PTH = BUILD_SCRIPT.parent / "refinery-tarfile-owner.pth"
+_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 # podman's own exit codes: it could not run the container, not the build failing.
 _PODMAN_FAILURES = {
     125: "podman failed",
@@ -124,8 +129,13 @@ class PodmanRunner:
         return record.image, arch, record.image_id
 
     def _inputs(self, argv: list[str], environment: dict[str, str]) -> None:
-        """What the build reads from the host: the build script and the CA bundle, read-only."""
+        """What the build reads from the host, read-only: the build script, the tarfile
+        mend its Pythons load, and the CA bundle."""
         argv += ["-v", f"{BUILD_SCRIPT}:/usr/local/bin/refinery-build:ro"]
+        for name in (TARFILE_OWNER.name, TARFILE_OWNER_PTH.name):
+            argv += ["-v", f"{TARFILE_OWNER.parent / name}:{_DIST_PACKAGES}/{name}:ro"]
+        # Root without CAP_CHOWN: GNU tar must not try to keep an archive's owners either.
+        environment["TAR_OPTIONS"] = "--no-same-owner"
         if self.ca_bundle:
             argv += ["-v", f"{self.ca_bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
             environment["SSL_CERT_FILE"] = environment["PIP_CERT"] = (

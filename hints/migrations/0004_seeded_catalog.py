@@ -5,6 +5,8 @@ editable in the admin like any hint (source=seeded)."""
 
 from django.db import migrations
 
+from hints.seeding import seed_hints
+
 PRESET = "debian-bookworm"
 
 SEEDED = [
@@ -116,21 +118,6 @@ SEEDED = [
 ]
 
 
-def seed(apps, schema_editor):
-    Hint = apps.get_model("hints", "Hint")
-    for entry in SEEDED:
-        Hint.objects.update_or_create(
-            name=entry["name"],
-            defaults={**entry, "scope": "global", "source": "seeded", "preset": PRESET},
-        )
-
-
-def unseed(apps, schema_editor):
-    apps.get_model("hints", "Hint").objects.filter(
-        source="seeded", name__in=[entry["name"] for entry in SEEDED]
-    ).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [("hints", "0003_repair")]
-    operations = [migrations.RunPython(seed, unseed)]
+    operations = [seed_hints(PRESET, SEEDED)]

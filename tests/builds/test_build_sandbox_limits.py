@@ -230,3 +230,35 @@ def test_system_packages_are_installed_in_a_step_of_their_own_and_the_build_stay
     assert "system packages already in localhost/refinery-deps:" in second_log
     # Neither build's containers are left, nor the package step's (``…-deps-…``).
     assert not containers_of(job.pk, again.pk)
+
+
+UNPACK = """
+import io, os, subprocess, tarfile
+script = b"#!/bin/sh\\necho ran\\n"
+folder = tarfile.TarInfo("bundled")
+folder.type, folder.mode, folder.uid, folder.gid = tarfile.DIRTYPE, 0o755, 1000, 1000
+member = tarfile.TarInfo("bundled/configure")
+member.size, member.mode, member.uid, member.gid = len(script), 0o755, 1000, 1000
+with tarfile.open("/tmp/bundled.tar", "w") as archive:
+    archive.addfile(folder)
+    archive.addfile(member, io.BytesIO(script))
+for how, unpack in (
+    ("tarfile", lambda: tarfile.open("/tmp/bundled.tar").extractall("/tmp/by-tarfile")),
+    ("tar", lambda: subprocess.run(["tar", "-xf", "/tmp/bundled.tar", "-C", "/tmp/by-tar"])),
+):
+    os.makedirs(f"/tmp/by-{how}", exist_ok=True)
+    unpack()
+    ran = subprocess.run([f"/tmp/by-{how}/bundled/configure"], capture_output=True, text=True)
+    print("UNPACKED by", how, ran.stdout.strip(), flush=True)
+"""
+
+
+def test_a_bundled_archive_a_build_unpacks_keeps_its_modes_though_owners_cannot_be_kept(
+    build_attack,
+):
+    # The build is root without CAP_CHOWN: as root, tarfile and GNU tar try to keep the
+    # archive's owner; refused, tarfile used to skip the mode too (pyjq's ./configure).
+    _job, log = build_attack(UNPACK)
+
+    assert "UNPACKED by tarfile ran" in log, log
+    assert "UNPACKED by tar ran" in log

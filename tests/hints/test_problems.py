@@ -51,6 +51,12 @@ CASES = [
     ("sqlcipher3-0.6.4", [("unreachable_source", "network")]),
     # a config tool's failure pasted into the middle of a compile line
     ("kerberos-1.3.1", [("missing_program", "krb5-config")]),
+    # CMake's OpenSSL module says its own words before "(missing: …)", over three lines
+    ("ssh2-python-1.2.0.post1-round2", [("missing_cmake_package", "OpenSSL")]),
+    # autoconf's failed checks right before its error (the prose names no file)
+    ("pysam-0.24.1", [("missing_header", "bzlib.h"), ("missing_library", "bz2")]),
+    # a setup.py spawning a program it does not have, as setuptools reports it
+    ("pyjq-2.6.0", [("missing_program", "autoreconf")]),
 ]
 
 
@@ -95,3 +101,13 @@ def test_a_hostile_line_is_read_in_linear_time():
     worker.start()
     worker.join(10)
     assert done, "reading three hostile lines took over 10 s"
+
+
+def test_a_configure_check_that_failed_before_one_that_passed_was_optional():
+    lines = [
+        "checking for sys/param.h... no",
+        "checking for zlib.h... yes",
+        "checking for lzma.h... no",
+        "configure: error: liblzma development files not found",
+    ]
+    assert [(p.kind, p.name) for p in find_problems(lines)] == [("missing_header", "lzma.h")]

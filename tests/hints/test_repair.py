@@ -61,6 +61,36 @@ def test_the_catalog_adds_what_the_log_cannot_tell(small_index):
     assert any("hint" in origin for origin in decision.origins)
 
 
+def test_a_cmake_find_module_that_failed_is_repaired_with_what_it_looks_for(small_index):
+    cmake = [{"type": "system_packages", "packages": ["cmake"]}]
+    facts = _facts("ssh2-python", recipes=cmake)
+    decision = decide(log_lines("ssh2-python-1.2.0.post1-round2"), facts, small_index)
+    assert decision.outcome == REPAIR
+    assert _packages(decision) == ["cmake", "libssl-dev"]  # FindOpenSSL wants openssl/ssl.h
+
+
+def test_a_library_named_only_in_prose_is_found_through_the_catalog(small_index):
+    decision = decide(log_lines("bsddb3-6.2.9"), _facts("bsddb3"), small_index)
+    assert decision.outcome == REPAIR
+    assert _packages(decision) == ["libdb-dev"]
+    assert decision.hints == ["Berkeley DB"]
+
+
+def test_a_find_module_needing_two_packages_gets_both_and_no_lookalike(small_index):
+    decision = decide(log_lines("pyopencl-2026.1.4"), _facts("pyopencl"), small_index)
+    assert decision.outcome == REPAIR
+    # the header from inference, the ICD loader's library from the catalog
+    assert _packages(decision) == ["opencl-c-headers", "ocl-icd-opencl-dev"]
+    assert decision.hints == ["OpenCL (CMake)"]
+
+
+def test_autoreconf_spawned_by_a_setup_py_gets_the_whole_autotools_set(small_index):
+    decision = decide(log_lines("pyjq-2.6.0"), _facts("pyjq"), small_index)
+    assert decision.outcome == REPAIR
+    assert set(_packages(decision)) >= {"autoconf", "automake", "libtool"}
+    assert "autotools: autoreconf and friends" in decision.hints
+
+
 def test_a_problem_that_persists_moves_on_to_the_next_candidate(small_index):
     tried = [{"type": "system_packages", "packages": ["libcurl4-openssl-dev", "libssl-dev"]}]
     decision = decide(log_lines("pycurl-7.45.3"), _facts("pycurl", recipes=tried), small_index)
