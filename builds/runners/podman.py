@@ -132,8 +132,8 @@ class PodmanRunner:
         """What the build reads from the host, read-only: the build script, the tarfile
         mend its Pythons load, and the CA bundle."""
         argv += ["-v", f"{BUILD_SCRIPT}:/usr/local/bin/refinery-build:ro"]
-        for name in (TARFILE_OWNER.name, TARFILE_OWNER_PTH.name):
-            argv += ["-v", f"{TARFILE_OWNER.parent / name}:{_DIST_PACKAGES}/{name}:ro"]
+        for path in (TARFILE_OWNER, TARFILE_OWNER_PTH):
+            argv += ["-v", f"{path}:{_DIST_PACKAGES}/{path.name}:ro"]
         # Root without CAP_CHOWN: GNU tar must not try to keep an archive's owners either.
         environment["TAR_OPTIONS"] = "--no-same-owner"
         if self.ca_bundle:
