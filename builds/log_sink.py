@@ -22,7 +22,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from builds import live
@@ -225,14 +225,17 @@ class DatabaseLogSink(BatchingSink):
     ) -> None:
         self.job_id = job_id
         self.attempt = attempt
-        last = LogChunk.objects.filter(job_id=job_id, attempt=attempt).order_by("-seq").first()
+        # One read for where this attempt's log stands (a worker that resumes it goes on).
+        written = LogChunk.objects.filter(job_id=job_id, attempt=attempt).aggregate(
+            last=Max("seq"), size=Sum("size")
+        )
         super().__init__(
-            first_seq=0 if last is None else last.seq + 1,
+            first_seq=0 if written["last"] is None else written["last"] + 1,
             max_lines=max_lines,
             max_seconds=max_seconds,
         )
         # Lines written earlier in this attempt (the worker's own notes) count too.
-        self._head_left = max(0, self._head_left - attempt_log_bytes(job_id, attempt))
+        self._head_left = max(0, self._head_left - int(written["size"] or 0))
 
     def flusher_done(self) -> None:
         connection.close()  # the flusher thread's own database connection

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -231,8 +231,8 @@ def record_existing_wheel(
 
 # --- Claim ---------------------------------------------------------------------------------
 
-_CLAIM_SQL = """
-WITH picked AS (
+# The due jobs whose build environment is ready, in claim order (CLAIM_ORDER).
+_PICK_SQL = """
     SELECT c.id, c.status FROM {job} AS c
     WHERE c.status IN ({claimable})
       AND c.next_attempt_at <= %(now)s
@@ -248,7 +248,12 @@ WITH picked AS (
                     AND n.version = d.version AND n.status IN ({succeeded})))
     ORDER BY c.priority DESC, c.enqueued_at, c.critical_path_ms DESC, c.id
     LIMIT {limit}
-    FOR UPDATE SKIP LOCKED
+"""
+_CLAIM_SQL = (
+    """
+WITH picked AS ("""
+    + _PICK_SQL
+    + """    FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE {job} AS j
        SET status = {leased}, attempts = j.attempts + 1, heartbeat_at = %(now)s, {lease}
@@ -263,6 +268,7 @@ WITH picked AS (
 )
 SELECT {columns} FROM claimed ORDER BY priority DESC, enqueued_at, critical_path_ms DESC, id
 """
+)
 _JOB_FIELDS = BuildJob._meta.concrete_fields
 
 
@@ -293,6 +299,19 @@ def _claim_sql(limit: int, by_target: bool) -> str:
     (a full scan and sort: a third of the speed at 20,000 jobs, bench/queue_claim.py)."""
     target_filter = "AND c.target_id = ANY(%(targets)s::bigint[])" if by_target else ""
     return _CLAIM_SQL.format(limit=int(limit), target_filter=target_filter, **_CLAIM_SQL_PARTS)
+
+
+@functools.lru_cache(maxsize=256)
+def _pick_sql(limit: int, targets: int | None) -> str:
+    """The same choice for SQLite, which picks, then updates (``_claim_serialized``): one
+    written statement, because the ORM's version of it (two nested ``Exists``) took most of
+    a claim's time compiling the query (bench/dag_makespan.py). ``targets`` is how many
+    target ids are bound (``%(target0)s`` …), None for any target."""
+    target_filter = ""
+    if targets is not None:
+        bound = ", ".join(f"%(target{i})s" for i in range(targets))
+        target_filter = f"AND c.target_id IN ({bound})"
+    return _PICK_SQL.format(limit=int(limit), target_filter=target_filter, **_CLAIM_SQL_PARTS)
 
 
 # Built once: RawQuerySet would re-derive this column-to-field mapping on every claim,
@@ -351,27 +370,20 @@ def claim(
     return claimed
 
 
-def _unmet_dependencies() -> QuerySet[BuildDependency]:
-    """Dependencies of the outer job with no built/cached/reused job for its target."""
-    available = BuildJob.objects.filter(
-        target=OuterRef(OuterRef("target")),
-        name=OuterRef("name"),
-        version=OuterRef("version"),
-        status__in=BuildJob.SUCCEEDED,
-    )
-    return BuildDependency.objects.filter(job=OuterRef("pk")).exclude(Exists(available))
-
-
 def _claim_serialized(
     worker_id: str, max_n: int, now: datetime, seconds: int | None, target_ids: list[int] | None
 ) -> list[BuildJob]:
-    claimable = BuildJob.objects.filter(
-        status__in=BuildJob.CLAIMABLE, next_attempt_at__lte=now, attempts__lt=F("max_attempts")
-    ).exclude(Exists(_unmet_dependencies()))
-    if target_ids is not None:
-        claimable = claimable.filter(target_id__in=target_ids)
-    picked = list(claimable.order_by(*CLAIM_ORDER).values_list("id", "status")[:max_n])
+    if target_ids == []:
+        return []
+    params: dict[str, Any] = {"now": connection.ops.adapt_datetimefield_value(now)}
+    params.update((f"target{i}", pk) for i, pk in enumerate(target_ids or ()))
+    sql = _pick_sql(max_n, None if target_ids is None else len(target_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        picked: list[tuple[int, str]] = cursor.fetchall()
     ids = [pk for pk, _ in picked]
+    if not ids:
+        return []
     BuildJob.objects.filter(id__in=ids, status__in=BuildJob.CLAIMABLE).update(
         status=Status.LEASED,
         attempts=F("attempts") + 1,

@@ -127,7 +127,8 @@ def _database() -> dict[str, Any]:
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE takes the write lock at BEGIN, so two claimers never deadlock
         # upgrading read locks; WAL lets the web server read while a worker writes.
-        config["CONN_MAX_AGE"] = 0
+        # Connections are kept (CONN_MAX_AGE) as on Postgres: opening one and setting its
+        # pragmas again was a build slot's costliest step between two builds.
         # A file, not shared-cache memory, so test threads wait on the lock like real workers.
         config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
         config["OPTIONS"] = {

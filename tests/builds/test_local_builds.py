@@ -11,6 +11,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from builds import queue as build_queue
+from builds.index.catalog import IndexTarget
+from builds.index.page_store import page_store
 from builds.log_reader import job_log
 from builds.models import Artifact, BuildJob
 from builds.plan_builds import enqueue_plan_builds
@@ -57,6 +59,12 @@ def test_six_and_markupsafe_are_built_repaired_and_stored_by_hash(plan_of, stora
     listed = {node["name"]: node for node in manifest["nodes"]}
     assert listed["markupsafe"]["status"] == "built"
     assert listed["markupsafe"]["wheels"][0]["sha256"] == markupsafe.sha256
+    # The drain renders the projects' index pages before it returns.
+    for artifact in (six, markupsafe):
+        slug = IndexTarget.for_target(artifact.target).slug
+        page = page_store().get(slug, artifact.name, "json")
+        assert page is not None
+        assert artifact.filename.encode() in page.body
 
 
 def test_a_tampered_sdist_hash_fails_the_build_without_storing_anything(

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from builds import queue
-from builds.models import BuildJob
+from builds.models import BuildDependency, BuildEvent, BuildJob
 from builds.stats import build_queue_stats
 from inputs import plan_queue
 from inputs.priority import Priority
@@ -41,6 +41,46 @@ def test_claim_order_retry_and_reaping_work_on_sqlite():
     assert failed.status == BuildJob.Status.RETRY
     assert queue.reap_expired_leases(now=now + timedelta(hours=1)).requeued == 1
     assert build_queue_stats(now=now).depth_by_status["retry"] == 2
+
+
+@pytest.mark.django_db
+def test_a_job_is_claimed_on_sqlite_only_once_its_build_environment_is_built():
+    target = TargetFactory()
+    backend = BuildJobFactory(name="backend", version="2.0", target=target)
+    package = BuildJobFactory(name="package", version="1.0", target=target)
+    BuildDependency.objects.create(job=package, name="backend", version="2.0")
+    # A wheel for another target does not count.
+    BuildJobFactory(
+        name="backend",
+        version="2.0",
+        target=TargetFactory(platform_tag="manylinux_2_17_s390x"),
+        status=BuildJob.Status.BUILT,
+    )
+    assert [job.pk for job in queue.claim("w", max_n=5)] == [backend.pk]
+    assert queue.claim("w", max_n=5) == []
+
+    queue.complete(backend.pk, "w")
+    (claimed,) = queue.claim("w", max_n=5)
+    assert claimed.pk == package.pk
+    assert (claimed.status, claimed.attempts, claimed.lease_owner) == ("leased", 1, "w")
+    event = BuildEvent.objects.filter(job=package).latest("pk")
+    assert (event.from_status, event.to_status, event.actor) == ("pending", "leased", "w")
+    assert event.data == {"attempt": 1}
+
+
+@pytest.mark.django_db
+def test_a_claim_on_sqlite_takes_only_the_targets_it_can_build():
+    host, other, third = (
+        TargetFactory(platform_tag=f"manylinux_2_17_{arch}")
+        for arch in ("x86_64", "s390x", "ppc64le")
+    )
+    for target in (host, other, third):
+        BuildJobFactory(target=target)
+
+    claimed = queue.claim("w", max_n=5, target_ids=[host.pk, third.pk])
+    assert sorted(job.target_id for job in claimed) == sorted([host.pk, third.pk])
+    assert queue.claim("w", max_n=5, target_ids=[]) == []
+    assert [job.target_id for job in queue.claim("w", max_n=5)] == [other.pk]
 
 
 @pytest.mark.django_db
