@@ -125,12 +125,12 @@ def _database() -> dict[str, Any]:
     engine = config.get("ENGINE", "")
     if engine == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-        # IMMEDIATE takes the write lock at BEGIN, so two claimers never deadlock
-        # upgrading read locks; WAL lets the web server read while a worker writes.
-        # Connections are kept (CONN_MAX_AGE) as on Postgres: opening one and setting its
-        # pragmas again was a build slot's costliest step between two builds.
+        # Connections are kept (CONN_MAX_AGE) as on Postgres: a build slot that opened one
+        # and set its pragmas again for every build paid 2 ms a build (bench/dag_makespan.py).
         # A file, not shared-cache memory, so test threads wait on the lock like real workers.
         config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
+        # IMMEDIATE takes the write lock at BEGIN, so two claimers never deadlock
+        # upgrading read locks; WAL lets the web server read while a worker writes.
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
