@@ -177,9 +177,17 @@ class BatchingSink(ABC):
         self.flush()
 
 
+def attempt_log_written(job_id: int, attempt: int) -> tuple[int | None, int]:
+    """Where an attempt's log stands, in one read: its last chunk's number (None before the
+    first) and its size in bytes."""
+    written = LogChunk.objects.filter(job_id=job_id, attempt=attempt).aggregate(
+        last=Max("seq"), size=Sum("size")
+    )
+    return written["last"], int(written["size"] or 0)
+
+
 def attempt_log_bytes(job_id: int, attempt: int) -> int:
-    total = LogChunk.objects.filter(job_id=job_id, attempt=attempt).aggregate(s=Sum("size"))["s"]
-    return int(total or 0)
+    return attempt_log_written(job_id, attempt)[1]
 
 
 def store_chunk(job_id: int, attempt: int, seq: int, text: str) -> bool:
@@ -225,17 +233,15 @@ class DatabaseLogSink(BatchingSink):
     ) -> None:
         self.job_id = job_id
         self.attempt = attempt
-        # One read for where this attempt's log stands (a worker that resumes it goes on).
-        written = LogChunk.objects.filter(job_id=job_id, attempt=attempt).aggregate(
-            last=Max("seq"), size=Sum("size")
-        )
+        # A worker that resumes an attempt's log goes on after what it holds.
+        last, size = attempt_log_written(job_id, attempt)
         super().__init__(
-            first_seq=0 if written["last"] is None else written["last"] + 1,
+            first_seq=0 if last is None else last + 1,
             max_lines=max_lines,
             max_seconds=max_seconds,
         )
         # Lines written earlier in this attempt (the worker's own notes) count too.
-        self._head_left = max(0, self._head_left - int(written["size"] or 0))
+        self._head_left = max(0, self._head_left - size)
 
     def flusher_done(self) -> None:
         connection.close()  # the flusher thread's own database connection
