@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -107,6 +108,7 @@ def build_image(
     spec = PRESETS[preset]
     rootfs = workdir / f"rootfs-{preset}-{arch}"
     if rootfs.exists():
+        unmount_below(rootfs, say)
         shutil.rmtree(rootfs)
     workdir.mkdir(parents=True, exist_ok=True)
     first = ["debootstrap", "--variant=minbase", f"--include={spec['include']}"]
@@ -123,6 +125,7 @@ def build_image(
     for downloaded in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
         downloaded.unlink()
     name = image_name(preset, arch)
+    unmount_below(rootfs, say)
     stage(f"importing the root filesystem into podman as {name}")
     image_id = _import_rootfs(rootfs, name, arch, say)
     shutil.rmtree(rootfs, ignore_errors=True)
@@ -135,10 +138,38 @@ def build_image(
     return record
 
 
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match[1], 8))
+
+
+def unmount_below(rootfs: Path, say: Callable[[str], None]) -> None:
+    """Unmount whatever is mounted inside ``rootfs``, deepest first.
+
+    debootstrap mounts /proc (and /sys) in the tree it builds and unmounts them as it exits,
+    but can leave one behind (seen: /proc still mounted after a native run): tar would then
+    pack the host's processes, and removing the tree would walk into them."""
+    inside = str(rootfs.resolve()) + "/"
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        # The mount point is the second field, its spaces, tabs, newlines and backslashes
+        # escaped in octal.
+        points = [_OCTAL_ESCAPE.sub(_unescape, line.split()[1]) for line in mounts if line.strip()]
+    for point in sorted({p for p in points if p.startswith(inside)}, key=len, reverse=True):
+        say(f"$ umount {point}")
+        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+            # Busy: detached now, freed when its last user lets go.
+            subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
 def _import_rootfs(rootfs: Path, name: str, arch: str, say: Callable[[str], None]) -> str:
     """``tar | podman import`` the root filesystem as image ``name``; its id."""
-    say(f"$ tar -C {rootfs} -c . | podman import --arch {arch} - {name}")
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    say(f"$ tar -C {rootfs} --one-file-system -c . | podman import --arch {arch} - {name}")
+    # --one-file-system: nothing mounted inside the tree is packed, whatever is left there.
+    tar = subprocess.Popen(
+        ["tar", "-C", str(rootfs), "--one-file-system", "-c", "."], stdout=subprocess.PIPE
+    )
     imported = subprocess.run(
         [settings.PODMAN_BIN, "import", "--arch", arch, "-", name],
         stdin=tar.stdout,
@@ -149,7 +180,16 @@ def _import_rootfs(rootfs: Path, name: str, arch: str, say: Callable[[str], None
     assert tar.stdout is not None
     tar.stdout.close()
     tar.wait()
-    if imported.returncode != 0 or tar.returncode != 0:
+    if tar.returncode != 0:
+        if imported.returncode == 0:  # an image of part of the tree: no image is better
+            subprocess.run(
+                [settings.PODMAN_BIN, "rmi", "--force", name],
+                capture_output=True,
+                env=podman_env(),
+                check=False,
+            )
+        raise ImageError(f"packing {rootfs} failed: tar exited with status {tar.returncode}")
+    if imported.returncode != 0:
         raise ImageError(f"podman import failed: {imported.stderr.strip()[-300:]}")
     return imported.stdout.strip().splitlines()[-1] if imported.stdout.strip() else ""
 
