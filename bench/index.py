@@ -8,8 +8,9 @@ pages, in one run:
 
 - nginx serving our pre-rendered JSON pages as plain static files (the ceiling);
 - pypiserver (HTML: it has no JSON);
-- ours in-process (``manage.py serve``: uvicorn with the index fast path), one process and
-  two, as pip asks (PEP 691 JSON) and as a browser or old client does (HTML);
+- ours in-process (``manage.py serve``: uvicorn, whose protocol answers repeats of pages
+  the index fast path has kept), one process and two, as pip asks (PEP 691 JSON) and as a
+  browser or old client does (HTML);
 - ours behind the production front (``manage.py front_config``: nginx serving the page
   store with the app's negotiation, everything else proxied to the app).
 

@@ -133,7 +133,11 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
     servers: list[subprocess.Popen[bytes]] = []
 
     def start(
-        *, cluster: bool = False, env: dict[str, str] | None = None, port: int | None = None
+        *,
+        cluster: bool = False,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        workers: int = 1,
     ) -> str:
         db = connection.settings_dict
         if connection.vendor == "postgresql":
@@ -159,7 +163,15 @@ def start_refinery(settings, storage_dir: Path, index_pages: Path, tmp_path: Pat
             "LOG_LEVEL": "WARNING",
             **(env or {}),
         }
-        argv = [sys.executable, "manage.py", "serve", "--port", str(port)]
+        argv = [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
         server = subprocess.Popen(
             argv if cluster else [*argv, "--no-cluster"],
             cwd=Path(__file__).resolve().parent.parent,

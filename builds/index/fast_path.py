@@ -15,7 +15,8 @@ read in one pass over the headers), and is judged (host, negotiation, HTTPS) onl
 time. It is checked against its file (one ``stat``) only when the store's publish stamp has
 moved since the last check, or a second has passed (a page file changed by hand): a repeated
 request costs a dict lookup and a read of shared memory. The settings it depends on are read
-once and again whenever they change.
+once and again whenever they change. Under ``manage.py serve`` such a repeat does not even
+reach ASGI: uvicorn's protocol writes the kept bytes itself (``http_protocol.py``).
 """
 
 from __future__ import annotations
@@ -107,13 +108,17 @@ class _Ready:
     """A kept answer: the page file, its identity when the answer was built, the answer's
     two messages, and the publish stamp and time of the last check against the file."""
 
-    __slots__ = ("body", "checked_until", "identity", "path", "stamp", "start")
+    __slots__ = ("body", "checked_until", "identity", "path", "stamp", "start", "wire")
 
     def __init__(
         self, path: str, identity: _StatKey, start: Message, body: Message, stamp: bytes
     ) -> None:
         self.path, self.identity, self.start, self.body = path, identity, start, body
         self.stamp, self.checked_until = stamp, time.monotonic() + _RECHECK_SECONDS
+        # The answer as the HTTP server writes it after its status line and own headers.
+        self.wire = b"".join(
+            [*(name + b": " + value + b"\r\n" for name, value in start["headers"]), b"\r\n"]
+        ) + bytes(body["body"])
 
     def current(self, store: PageStore, now: float) -> bool:
         """Whether the answer still matches the published file."""
@@ -201,14 +206,11 @@ class IndexFastPath:
             headers.get(b"accept"),
             headers.get(snapshot.proxy_header) if snapshot.proxy_header else None,
         )
-        held = _READY.get(key)
+        held = _current(key, snapshot)
         if held is not None:
-            now = time.monotonic()
-            if held.current(snapshot.store, now):
-                _HITS.add(now)
-                await send(held.start)
-                await send(held.body)
-                return True
+            await send(held.start)
+            await send(held.body)
+            return True
         return await self._serve(scope, send, snapshot, headers, key)
 
     async def _serve(
@@ -262,6 +264,54 @@ class IndexFastPath:
         await send(start)
         await send(body)
         return True
+
+
+def _current(key: _RequestKey, snapshot: _Snapshot) -> _Ready | None:
+    """The kept answer to a plain request, if it still matches its page; counted as a hit."""
+    held = _READY.get(key)
+    if held is None:
+        return None
+    now = time.monotonic()
+    if not held.current(snapshot.store, now):
+        return None
+    _HITS.add(now)
+    return held
+
+
+def kept_answer(
+    path: str, method: str, scheme: str, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes] | None:
+    """For the HTTP server's own fast lane (``builds/index/http_protocol.py``): the status
+    and the bytes after the server's status line and headers of the answer kept for a
+    plain request whose page is unchanged, or None for anything to go through the app.
+
+    ``headers`` are the request's, names in lower case. A request the app would judge on
+    more than the key (validators, a proxy's forwarded scheme or host, an upgrade) or
+    without a ``Host`` goes through the app."""
+    snapshot = _snapshot()
+    host = accept = proxy = None
+    proxy_header = snapshot.proxy_header
+    for name, value in headers:
+        if name == b"host":
+            host = value
+        elif name == b"accept":
+            accept = value
+        elif name in _NOT_PLAIN or name.startswith(b"x-forwarded-"):
+            # uvicorn's proxy-headers layer may rewrite the scheme from these.
+            return None
+        elif name == proxy_header:
+            proxy = value
+    if host is None:
+        return None
+    held = _current((path, method, scheme, host, accept, proxy), snapshot)
+    if held is None:
+        return None
+    return held.start["status"], held.wire
+
+
+# Request headers that make a request more than its key: conditional GETs (answered per
+# request), a proxy's RFC 7239 header, a protocol upgrade.
+_NOT_PLAIN = frozenset({b"if-none-match", b"if-modified-since", b"forwarded", b"upgrade"})
 
 
 def _identity(path: str) -> _StatKey | None:

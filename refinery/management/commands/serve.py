@@ -188,7 +188,8 @@ def _web_server(server: str, host: str, port: str, workers: int) -> list[str]:
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        # httptools, with repeats of published index pages answered as they are parsed
+        "builds.index.http_protocol:IndexHttpToolsProtocol",
         "--lifespan",
         "off",
         "--no-access-log",
