@@ -311,6 +311,56 @@ def fast_path_cost(hits: int = 20_000) -> float:
     return asyncio.run(serve_all()) / hits * 1e6
 
 
+def lane_cost(hits: int = 20_000) -> float:
+    """Microseconds per repeated page request fed to the server's protocol on one kept-alive
+    connection (parsing and a loop turn included, no socket), after ``fast_path_cost`` has
+    kept the answers. Fails unless the lane answered every one itself."""
+    import asyncio
+
+    import uvloop
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from builds.index.http_protocol import IndexHttpToolsProtocol
+    from refinery.asgi import application
+
+    class Sink(asyncio.Transport):  # the client's side: takes what is written
+        written = 0
+
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            self.written += len(data)
+
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return ("127.0.0.1", 8000) if name in ("sockname", "peername") else default
+
+        def is_closing(self) -> bool:
+            return False
+
+    requests = [
+        f"GET /simple/proj-{number % PROJECTS:03d}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Accept: {PIP_ACCEPT}\r\n\r\n".encode()
+        for number in range(hits)
+    ]
+
+    async def feed_all() -> float:
+        config = Config(app=application, lifespan="off", access_log=False, proxy_headers=True)
+        protocol = IndexHttpToolsProtocol(
+            config, ServerState(), {}, _loop=asyncio.get_running_loop()
+        )
+        sink = Sink()
+        protocol.connection_made(sink)
+        started = time.perf_counter()
+        for request in requests:
+            protocol.data_received(request)
+            await asyncio.sleep(0)  # a loop turn, as between requests in the server
+        elapsed = time.perf_counter() - started
+        if protocol.server_state.total_requests != hits:  # each answered by the lane itself
+            raise SystemExit(f"the lane answered {protocol.server_state.total_requests} of {hits}")
+        return elapsed
+
+    return uvloop.run(feed_all()) / hits * 1e6  # the server's loop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -385,6 +435,10 @@ def main() -> None:
             f"{figures['rps'] / nginx_rps:8.2f}x {figures['rps'] / peer_rps:13.2f}x"
         )
     print(f"our fast path alone (the ASGI app called directly): {fast_path_cost():.1f} us a hit")
+    print(
+        "the server's lane alone (its protocol fed requests on uvloop, a loop turn each): "
+        f"{lane_cost():.1f} us a hit"
+    )
     print("targets: in-process >= 0.5x nginx; the nginx front at nginx speed")
 
 

@@ -15,6 +15,7 @@ uvicorn's ASGI path unchanged. Used by ``manage.py serve`` (``--http``).
 
 from __future__ import annotations
 
+import logging
 import os
 
 import django
@@ -26,6 +27,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refinery.settings")
 django.setup()
 
 from builds.index.fast_path import kept_answer  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 
 class IndexHttpToolsProtocol(HttpToolsProtocol):
@@ -73,9 +76,13 @@ class IndexHttpToolsProtocol(HttpToolsProtocol):
             return False
         # The key's path is the URL as sent: one with a query, an escape or a full URL
         # matches no kept answer (those are kept under the decoded path alone).
-        answer = kept_answer(
-            self.url.decode("latin-1"), method.decode(), self.scheme or "http", self.headers
-        )
+        try:
+            answer = kept_answer(
+                self.url.decode("latin-1"), method.decode(), self.scheme or "http", self.headers
+            )
+        except Exception:  # raised here it would drop the connection; the app answers instead
+            logger.exception("index lane: %s left to the app", self.url[:200])
+            return False
         if answer is None:
             return False
         status, rest = answer

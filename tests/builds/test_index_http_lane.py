@@ -195,6 +195,23 @@ def test_pipelined_repeats_are_answered_in_order(published):
     assert both[len(first) :].startswith(b"HTTP/1.1 599")
 
 
+def test_a_fault_in_the_lane_leaves_the_request_to_the_app(published, monkeypatch, caplog):
+    async def scenario() -> tuple[bytes, bytes, int]:
+        app = CountingApp()
+        connection = Connection(app)
+        first = await connection.send(request())
+        monkeypatch.setattr(
+            "builds.index.http_protocol.kept_answer", lambda *args: 1 / 0, raising=True
+        )
+        return first, await connection.send(request()), app.calls
+
+    first, repeat, calls = asyncio.run(scenario())
+
+    assert repeat == first
+    assert calls == 2
+    assert "index lane: b'/simple/demo/' left to the app" in caplog.text
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_republished_page_is_answered_anew(published):
     def publish_another_version() -> None:  # as a build worker does, beside the server
