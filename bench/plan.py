@@ -21,6 +21,7 @@ Usage: bench/plan.py [--sets small medium] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -232,6 +233,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         requirements, platform, cache, mode = sys.argv[2:6]
         print(_ours(Path(requirements), platform, Path(cache), mode))
+        gc.freeze()  # the process ends, as manage.py's does (see there)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", default=["small", "medium"])
