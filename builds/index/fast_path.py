@@ -108,17 +108,18 @@ class _Ready:
     """A kept answer: the page file, its identity when the answer was built, the answer's
     two messages, and the publish stamp and time of the last check against the file."""
 
-    __slots__ = ("body", "checked_until", "identity", "path", "stamp", "start", "wire")
+    __slots__ = ("body", "checked_until", "head", "identity", "path", "stamp", "start")
 
     def __init__(
         self, path: str, identity: _StatKey, start: Message, body: Message, stamp: bytes
     ) -> None:
         self.path, self.identity, self.start, self.body = path, identity, start, body
         self.stamp, self.checked_until = stamp, time.monotonic() + _RECHECK_SECONDS
-        # The answer as the HTTP server writes it after its status line and own headers.
-        self.wire = b"".join(
+        # The header lines as the HTTP server writes them after its status line and own
+        # headers (the body is not copied: the lane writes ``body["body"]`` after them).
+        self.head = b"".join(
             [*(name + b": " + value + b"\r\n" for name, value in start["headers"]), b"\r\n"]
-        ) + bytes(body["body"])
+        )
 
     def current(self, store: PageStore, now: float) -> bool:
         """Whether the answer still matches the published file."""
@@ -280,10 +281,11 @@ def _current(key: _RequestKey, snapshot: _Snapshot) -> _Ready | None:
 
 def kept_answer(
     path: str, method: str, scheme: str, headers: list[tuple[bytes, bytes]]
-) -> tuple[int, bytes] | None:
-    """For the HTTP server's own fast lane (``builds/index/http_protocol.py``): the status
-    and the bytes after the server's status line and headers of the answer kept for a
-    plain request whose page is unchanged, or None for anything to go through the app.
+) -> tuple[int, bytes, bytes] | None:
+    """For the HTTP server's own fast lane (``builds/index/http_protocol.py``): the status,
+    the header lines (after the server's status line and own headers) and the body of the
+    answer kept for a plain request whose page is unchanged, or None for anything to go
+    through the app.
 
     ``headers`` are the request's, names in lower case. A request the app would judge on
     more than the key (validators, a proxy's forwarded scheme or host, an upgrade) or
@@ -306,7 +308,7 @@ def kept_answer(
     held = _current((path, method, scheme, host, accept, proxy), snapshot)
     if held is None:
         return None
-    return held.start["status"], held.wire
+    return held.start["status"], held.head, held.body["body"]
 
 
 # Request headers that make a request more than its key: conditional GETs (answered per

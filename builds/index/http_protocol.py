@@ -85,11 +85,11 @@ class IndexHttpToolsProtocol(HttpToolsProtocol):
             return False
         if answer is None:
             return False
-        status, rest = answer
+        status, head, body = answer
         own = b"".join(
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         )
-        self.transport.write(STATUS_LINE[status] + own + rest)
+        self.transport.write(b"".join((STATUS_LINE[status], own, head, body)))
         # As after a response through ASGI: counted, reading resumed, keep-alive timer armed.
         self.on_response_complete()
         return True
