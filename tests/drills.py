@@ -89,6 +89,11 @@ def kill_9_of_the_worker_mid_build(
     start_refinery(cluster=True, env={"RUNNER": runner, "AUTO_BUILD": "true"})
     _wait_for(job, lambda j: j.status == "building", 120)
     assert job.status == "building", job.status
+    if podman_serving is not None:
+        # "Building" starts before the container does (the worker prepares its folders
+        # first): the kill must land once the container runs, or there is none to stop.
+        _wait_for(job, lambda j: bool(containers_of(j.pk)), 120)
+        assert containers_of(job.pk), "the build's container never started"
     owner = job.lease_owner
     os.kill(int(owner.rsplit(":", 1)[1]), signal.SIGKILL)
     reclaimed_after = _reclaimed_and_built_once(job, owner, time.monotonic())
