@@ -206,9 +206,13 @@ def test_a_remote_worker_stops_a_cancelled_build_within_seconds(
         text=True,
     )
     job = BuildJob.objects.get(plan=plan)
+    # Cancelled once its build runs (its log says the sdist was checked), not as soon as it
+    # reads building: the worker gathers its wheelhouse first, and a cancel then is refused
+    # there, before there is a build to stop.
     deadline = time.monotonic() + 120
-    while BuildJob.objects.get(pk=job.pk).status != "building" and time.monotonic() < deadline:
+    while "sha256 verified" not in job_log(job.pk) and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert BuildJob.objects.get(pk=job.pk).status == "building"
 
     build_queue.cancel(BuildJob.objects.get(pk=job.pk), actor="ops")
     cancelled_at = time.monotonic()
