@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from packaging.metadata import parse_email
 from packaging.utils import (
@@ -227,10 +228,13 @@ def store_wheel(
     filename = filename or path.name
     facts = validate(path, filename=filename, name=name, version=version, target=target)
     sha256 = file_sha256(path)
-    existing = Artifact.objects.filter(sha256=sha256).first()
+    # The same bytes stored before, or other bytes under this name, in one query.
+    known = list(Artifact.objects.filter(Q(sha256=sha256) | Q(filename=filename)))
+    existing = next((artifact for artifact in known if artifact.sha256 == sha256), None)
     if existing is not None:
         return existing
-    _check_name_free(filename, sha256)
+    if known:
+        raise FilenameTaken(filename, known[0].sha256, sha256)
     key = cas_key(sha256)
     wrote = False
     if not default_storage.exists(key):

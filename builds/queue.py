@@ -28,6 +28,7 @@ from builds.notifications import input_outcomes, job_events
 from builds.notifications.regressions import earlier_success
 from inputs.priority import Priority
 from plans.models import Plan, Target
+from refinery.lib import follow_ups
 from refinery.lib.backoff import retry_delay
 from refinery.lib.db import fetch_prepared
 from refinery.lib.leases import Lease
@@ -107,9 +108,17 @@ def _after_commit(job: BuildJob, previous: str, target: str) -> None:
     try:
         job_metrics.on_transition(job, previous, target)
         if target not in BuildJob.ACTIVE:
-            input_outcomes.check_job(job.pk)
+            # Reads the inputs' plans: a build slot hands it to its background thread.
+            follow_ups.soon(("input outcome", job.pk), lambda: _check_inputs(job.pk))
     except Exception:  # news and counters must never fail the report that caused them
         logger.exception("after-commit work for job %s failed", job.pk)
+
+
+def _check_inputs(job_id: int) -> None:
+    try:
+        input_outcomes.check_job(job_id)
+    except Exception:
+        logger.exception("after-commit work for job %s failed", job_id)
 
 
 # --- Enqueue -----------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from builds.wheel_upload import WheelUploadError, inspect_wheel
 from hints.recipes import validate_recipes
 from inputs.target_env import platform_arch
 from plans.models import Plan, Target
-from refinery.lib import log_context
+from refinery.lib import follow_ups, log_context
 from refinery.lib.coalescing_worker import CoalescingWorker
 from refinery.lib.db_outage import TRANSIENT, outlasting_outages
 from refinery.lib.pins import version_problem
@@ -56,6 +56,7 @@ from refinery.lib.state_machine import IllegalTransition
 from refinery.lib.thread_connections import ThreadConnections
 
 logger = logging.getLogger(__name__)
+_TARGETS_KEPT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,11 @@ def build_environment(job_id: int) -> tuple[list[str], list[Artifact]]:
     """The job's build environment: its plan's ``name==version`` pins, and the wheels of
     them our store has for the job's target (DAG readiness says they are there; one that
     is not is fetched by pip at its pinned version)."""
-    job = BuildJob.objects.select_related("target").get(pk=job_id)
     needs = list(BuildDependency.objects.filter(job_id=job_id).order_by("name"))
-    stored = artifacts_for_pins(job.target, ((n.name, n.version) for n in needs))
+    if not needs:
+        return [], []
+    target = Target.objects.get(build_jobs=job_id)
+    stored = artifacts_for_pins(target, ((n.name, n.version) for n in needs))
     wheels = [
         found[0]
         for need in needs
@@ -154,30 +157,49 @@ class LocalBuildQueue:
     def __init__(self, arches: list[str] | None = None) -> None:
         self.arches = arches
         self._manifests: CoalescingWorker[int, int] | None = None
+        self._follow_ups: follow_ups.FollowUps | None = None
+        # The jobs this queue's claims handed out, as claimed (with their target), until
+        # reported: storing a wheel needs them, and reads no row again for them.
+        self._claimed: dict[int, BuildJob] = {}
+        self._targets: tuple[float, list[int]] | None = None
 
     @contextmanager
     def follow_ups_in_background(self) -> Iterator[None]:
         """While open, a plan's manifest is rewritten by a thread of its own, not by the
         build that ended: the slot takes its next job at once, endings that come together
         rewrite it once, and two rewrites of one manifest never race (they did: one could
-        delete the file the other had just saved). Closing writes what is still due."""
-        with CoalescingWorker(_write_plan_manifest, name="manifests", settle=0.5) as manifests:
-            self._manifests = manifests
+        delete the file the other had just saved). A stored wheel's index pages and an
+        ended job's input outcome follow the same way, a fifth of a second later (by then
+        the slot's next build runs). Closing does what is still due."""
+        with (
+            CoalescingWorker(_write_plan_manifest, name="manifests", settle=0.5) as manifests,
+            follow_ups.background("follow-ups", settle=0.2) as later,
+        ):
+            self._manifests, self._follow_ups = manifests, later
             try:
                 yield
             finally:
-                self._manifests = None
+                self._manifests = self._follow_ups = self._targets = None
+
+    def _buildable_targets(self) -> list[int] | None:
+        """The targets of ``arches`` (None: any). A drain reads them again every few
+        seconds, not at every claim: a target added meanwhile is claimed for within that
+        (a drain polls every two), and one with no target yet reads at every claim."""
+        if self.arches is None:
+            return None
+        now = time.monotonic()
+        if self._targets is not None and now - self._targets[0] < _TARGETS_KEPT_SECONDS:
+            return self._targets[1]
+        arches = self.arches
+        buildable = [t.pk for t in Target.objects.all() if platform_arch(t.platform_tag) in arches]
+        if buildable and self._follow_ups is not None:  # a drain is under way
+            self._targets = (now, buildable)
+        return buildable
 
     def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]:
-        target_ids = None
-        if self.arches is not None:
-            target_ids = [
-                target.pk
-                for target in Target.objects.all()
-                if platform_arch(target.platform_tag) in self.arches
-            ]
-            if not target_ids:
-                return []
+        target_ids = self._buildable_targets()
+        if target_ids == []:
+            return []
         claimed = []
         for job in build_queue.claim(worker_id, max_n, target_ids=target_ids):
             job = BuildJob.objects.select_related("plan", "target").get(pk=job.pk)
@@ -202,6 +224,7 @@ class LocalBuildQueue:
                     retryable=False,
                 )
                 continue
+            self._claimed[job.pk] = job
             claimed.append(
                 ClaimedJob(
                     id=job.pk,
@@ -248,10 +271,12 @@ class LocalBuildQueue:
         )
 
     def complete(self, job_id: int, worker_id: str, message: str) -> None:
+        self._claimed.pop(job_id, None)
         what = f"job {job_id}: complete"
-        job = outlasting_outages(
-            lambda: build_queue.complete(job_id, worker_id, message=message), what=what
-        )
+        with follow_ups.handed_to(self._follow_ups):
+            job = outlasting_outages(
+                lambda: build_queue.complete(job_id, worker_id, message=message), what=what
+            )
         _after_report(
             job_id,
             "learning from the success",
@@ -262,6 +287,11 @@ class LocalBuildQueue:
     def fail(
         self, job_id: int, worker_id: str, *, reason: str, error: str, runner: str = ""
     ) -> None:
+        self._claimed.pop(job_id, None)
+        with follow_ups.handed_to(self._follow_ups):
+            self._fail(job_id, worker_id, reason=reason, error=error, runner=runner)
+
+    def _fail(self, job_id: int, worker_id: str, *, reason: str, error: str, runner: str) -> None:
         what = f"job {job_id}: fail"
         repaired = (
             outlasting_outages(
@@ -309,6 +339,7 @@ class LocalBuildQueue:
         return pins
 
     def release(self, job_id: int, worker_id: str) -> None:
+        self._claimed.pop(job_id, None)
         outlasting_outages(
             lambda: build_queue.release(job_id, worker_id), what=f"job {job_id}: release"
         )
@@ -319,12 +350,15 @@ class LocalBuildQueue:
         )
 
     def store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str:
-        return outlasting_outages(
-            lambda: self._store(job, wheel, provenance), what=f"job {job.id}: store"
-        )
+        with follow_ups.handed_to(self._follow_ups):
+            return outlasting_outages(
+                lambda: self._store(job, wheel, provenance), what=f"job {job.id}: store"
+            )
 
     def _store(self, job: ClaimedJob, wheel: Path, provenance: dict[str, Any]) -> str:
-        model = BuildJob.objects.select_related("target").get(pk=job.id)
+        model = self._claimed.get(job.id)
+        if model is None:  # claimed through another queue (a remote worker's, by the API)
+            model = BuildJob.objects.select_related("target").get(pk=job.id)
         artifact: Artifact = store_wheel(
             wheel,
             target=model.target,

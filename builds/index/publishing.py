@@ -12,6 +12,7 @@ from builds.index.page_store import ROOT_PAGE, page_store
 from builds.index.pages import render_project, render_root, root_lists
 from builds.index.responses import CachedPage
 from builds.models import Artifact
+from refinery.lib import follow_ups
 from refinery.lib.metrics import INDEX_CACHE_HITS, INDEX_CACHE_MISSES
 
 
@@ -34,8 +35,11 @@ def refresh_after_commit(name: str) -> None:
     """Refresh once the caller's transaction commits (pages must not show uncommitted rows)."""
 
     # robust: the row is committed whatever happens here; a failed refresh is logged and the
-    # page is rendered again by the next publish or `manage.py rebuild_index`.
-    transaction.on_commit(lambda: refresh_project(name), robust=True)
+    # page is rendered again by the next publish or `manage.py rebuild_index`. A build slot
+    # hands it to its background thread (follow_ups), where asks for one project gather.
+    transaction.on_commit(
+        lambda: follow_ups.soon(("index", name), lambda: refresh_project(name)), robust=True
+    )
 
 
 def rebuild_all() -> int:

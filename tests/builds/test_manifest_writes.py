@@ -16,49 +16,26 @@ from django.db import connection
 
 from builds.manifest import write_manifest
 from builds.models import BuildJob
-from builds.plan_builds import enqueue_plan_builds
-from builds.runners.local import LocalRunner
 from builds.worker import LocalBuildQueue, drain
 from plans.models import Plan
 from tests.factories import PlanFactory
+from tests.recording_runner import RecordingRunner, queued_quick_builds
 from tests.sdists import setuptools_sdist_node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAMES = ("alpha", "beta")
 
 
-class RecordingRunner(LocalRunner):
-    """The real local runner, noting which packages it has started to build."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.started: dict[str, threading.Event] = {}
-
-    def run(self, spec: Any, *args: Any, **kwargs: Any) -> Any:
-        self.started.setdefault(spec.name, threading.Event()).set()
-        return super().run(spec, *args, **kwargs)
-
-
 def test_one_slot_starts_the_next_build_before_the_plans_manifest_is_rewritten(
     tmp_path: Path, storage_dir, monkeypatch: pytest.MonkeyPatch
 ):
-    setup_py = "from setuptools import setup\nsetup()\n"
-    plan = PlanFactory(
-        dag={
-            "nodes": [
-                setuptools_sdist_node(tmp_path, "alpha", setup_py),
-                setuptools_sdist_node(tmp_path, "beta", setup_py),
-            ],
-            "edges": [],
-        }
-    )
-    enqueue_plan_builds(plan, actor="test")
+    plan = queued_quick_builds(tmp_path, NAMES)
     runner = RecordingRunner(timeout=120)
     seen_by_the_manifest: list[bool] = []
 
     def write_after_the_next_build_starts(plan: Any) -> str:
         if not seen_by_the_manifest:  # the first rewrite waits for the slot to move on
-            both = [runner.started.setdefault(name, threading.Event()) for name in NAMES]
+            both = [runner.started_event(name) for name in NAMES]
             seen_by_the_manifest.append(all(started.wait(30) for started in both))
         return write_manifest(plan)
 
