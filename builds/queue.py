@@ -8,6 +8,7 @@ a ``worker_id``; reports from a worker that no longer holds the lease are refuse
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections.abc import Callable, Iterable
@@ -442,10 +443,19 @@ def heartbeat(
     return job
 
 
+def _held_or_read(job_id: int, held: BuildJob | None) -> BuildJob:
+    """The job as its worker holds it (its guarded update refuses it if it changed
+    meanwhile: cancelled, or leased to another), else read. A copy: a move whose
+    transaction rolls back (a database outage, retried) leaves the held one as it was."""
+    return copy.copy(held) if held is not None and held.pk == job_id else _leased_job(job_id)
+
+
 @transaction.atomic
-def start_building(job_id: int, worker_id: str, *, now: datetime | None = None) -> BuildJob:
+def start_building(
+    job_id: int, worker_id: str, *, now: datetime | None = None, held: BuildJob | None = None
+) -> BuildJob:
     now = _now(now)
-    job = _leased_job(job_id)
+    job = _held_or_read(job_id, held)
     return _move(
         job,
         Status.BUILDING,
@@ -459,10 +469,15 @@ def start_building(job_id: int, worker_id: str, *, now: datetime | None = None) 
 
 @transaction.atomic
 def complete(
-    job_id: int, worker_id: str, *, message: str = "", now: datetime | None = None
+    job_id: int,
+    worker_id: str,
+    *,
+    message: str = "",
+    now: datetime | None = None,
+    held: BuildJob | None = None,
 ) -> BuildJob:
     now = _now(now)
-    job = _leased_job(job_id)
+    job = _held_or_read(job_id, held)
     began = job.started_at or job.heartbeat_at or now
     return _move(
         job,

@@ -110,12 +110,8 @@ class BuildQueue(Protocol):
         ...
 
 
-def _node(job: BuildJob) -> dict[str, Any] | None:
-    if job.plan is None:
-        return None
-    return next(
-        (n for n in job.plan.nodes() if n["name"] == job.name and n["version"] == job.version), None
-    )
+def _nodes_by_pin(plan: Plan) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(n["name"], n["version"]): n for n in plan.nodes()}
 
 
 def build_environment(job_id: int) -> tuple[list[str], list[Artifact]]:
@@ -158,10 +154,15 @@ class LocalBuildQueue:
         self.arches = arches
         self._manifests: CoalescingWorker[int, int] | None = None
         self._follow_ups: follow_ups.FollowUps | None = None
-        # The jobs this queue's claims handed out, as claimed (with their target), until
-        # reported: storing a wheel needs them, and reads no row again for them.
+        # The jobs this queue's claims handed out, as claimed (with their target) and moved
+        # since, until reported: starting, storing and completing read no row again for
+        # them (each move is a guarded update, refused if the row changed meanwhile).
         self._claimed: dict[int, BuildJob] = {}
-        self._targets: tuple[float, list[int]] | None = None
+        # While a drain runs: its buildable targets (read every few seconds), and the nodes
+        # of the plans it claimed from (a node's source and build requirements never change;
+        # reading and decoding a whole plan for every job of it grew with its size).
+        self._targets: tuple[float, dict[int, Target]] | None = None
+        self._plans: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
 
     @contextmanager
     def follow_ups_in_background(self) -> Iterator[None]:
@@ -180,8 +181,9 @@ class LocalBuildQueue:
                 yield
             finally:
                 self._manifests = self._follow_ups = self._targets = None
+                self._plans = {}
 
-    def _buildable_targets(self) -> list[int] | None:
+    def _buildable_targets(self) -> dict[int, Target] | None:
         """The targets of ``arches`` (None: any). A drain reads them again every few
         seconds, not at every claim: a target added meanwhile is claimed for within that
         (a drain polls every two), and one with no target yet reads at every claim."""
@@ -191,19 +193,36 @@ class LocalBuildQueue:
         if self._targets is not None and now - self._targets[0] < _TARGETS_KEPT_SECONDS:
             return self._targets[1]
         arches = self.arches
-        buildable = [t.pk for t in Target.objects.all() if platform_arch(t.platform_tag) in arches]
+        buildable = {
+            t.pk: t for t in Target.objects.all() if platform_arch(t.platform_tag) in arches
+        }
         if buildable and self._follow_ups is not None:  # a drain is under way
             self._targets = (now, buildable)
         return buildable
 
+    def _node(self, job: BuildJob) -> dict[str, Any]:
+        nodes = self._plans.get(job.plan_id) if job.plan_id is not None else None
+        if nodes is None:
+            plan = job.plan
+            if plan is None:
+                return {}
+            nodes = _nodes_by_pin(plan)
+            if self._follow_ups is not None:  # a drain is under way
+                self._plans[plan.pk] = nodes
+        return nodes.get((job.name, job.version), {})
+
     def claim(self, worker_id: str, max_n: int) -> list[ClaimedJob]:
-        target_ids = self._buildable_targets()
-        if target_ids == []:
+        targets = self._buildable_targets()
+        if targets == {}:
             return []
         claimed = []
+        target_ids = None if targets is None else list(targets)
         for job in build_queue.claim(worker_id, max_n, target_ids=target_ids):
-            job = BuildJob.objects.select_related("plan", "target").get(pk=job.pk)
-            node = _node(job) or {}
+            if targets is None:
+                job = BuildJob.objects.select_related("plan", "target").get(pk=job.pk)
+            else:  # the claim read the job's row; its target is one of these
+                job.target = targets[job.target_id]
+            node = self._node(job)
             source = (
                 node.get("source", {})
                 if node.get("source", {}).get("kind") == "sdist"
@@ -266,16 +285,21 @@ class LocalBuildQueue:
         return "ok" if status in BuildJob.LEASED_STATUSES and owner == worker_id else status
 
     def start(self, job_id: int, worker_id: str) -> None:
-        outlasting_outages(
-            lambda: build_queue.start_building(job_id, worker_id), what=f"job {job_id}: start"
+        held = self._claimed.get(job_id)
+        started = outlasting_outages(
+            lambda: build_queue.start_building(job_id, worker_id, held=held),
+            what=f"job {job_id}: start",
         )
+        if held is not None:
+            self._claimed[job_id] = started
 
     def complete(self, job_id: int, worker_id: str, message: str) -> None:
-        self._claimed.pop(job_id, None)
+        held = self._claimed.pop(job_id, None)
         what = f"job {job_id}: complete"
         with follow_ups.handed_to(self._follow_ups):
             job = outlasting_outages(
-                lambda: build_queue.complete(job_id, worker_id, message=message), what=what
+                lambda: build_queue.complete(job_id, worker_id, message=message, held=held),
+                what=what,
             )
         _after_report(
             job_id,
