@@ -18,7 +18,13 @@ from django.utils import timezone
 from builds.critical_path import critical_paths, expected_build_ms
 from builds.manifest import write_manifest
 from builds.models import BuildDependency, BuildJob
-from builds.queue import QueueError, enqueue, normalize_pin, record_existing_wheel
+from builds.queue import (
+    QueueError,
+    Wanted,
+    enqueue_many,
+    normalize_pin,
+    record_existing_wheel,
+)
 from builds.reuse import StoredWheels, fetch_reused_wheels
 from inputs.models import PendingInput
 from plans.models import Plan, PlanInput
@@ -80,7 +86,8 @@ class _PlanState:
 
     done: set[tuple[str, str]]  # (name, version) of this plan's jobs that succeeded
     stored: StoredWheels
-    needs: list[BuildDependency] = field(default_factory=list)  # written in one statement
+    # The nodes to build and what each one's build environment needs: queued in one batch.
+    to_build: list[tuple[Wanted, list[str]]] = field(default_factory=list)
 
     @classmethod
     def read(cls, plan: Plan, nodes: list[dict[str, Any]]) -> _PlanState:
@@ -120,20 +127,31 @@ def _enqueue_node(
         )
         return
     # To build: a build node, or a reuse node whose upstream wheel could not be fetched.
-    job, created = enqueue(
-        name,
-        version,
+    state.to_build.append((Wanted(name, version, critical_path_ms), sorted(needs)))
+
+
+def _enqueue_builds(
+    plan: Plan, summary: EnqueueSummary, state: _PlanState, actor: str, now: datetime
+) -> None:
+    """Queue the nodes to build in one batch, each with what its build environment needs
+    (a job already queued keeps what it recorded before: repeats add nothing twice)."""
+    if not state.to_build:
+        return
+    jobs = enqueue_many(
+        [wanted for wanted, _ in state.to_build],
         plan.target,
         plan=plan,
         priority=plan.priority,
-        critical_path_ms=critical_path_ms,
         actor=actor,
         now=now,
     )
-    (summary.enqueued if created else summary.already_queued).append(job)
-    for need in sorted(needs):
-        need_name, need_version = need.split("==", 1)
-        state.needs.append(BuildDependency(job=job, name=need_name, version=need_version))
+    needs = []
+    for (job, created), (_, job_needs) in zip(jobs, state.to_build, strict=True):
+        (summary.enqueued if created else summary.already_queued).append(job)
+        for need in job_needs:
+            need_name, need_version = need.split("==", 1)
+            needs.append(BuildDependency(job=job, name=need_name, version=need_version))
+    BuildDependency.objects.bulk_create(needs, ignore_conflicts=True)
 
 
 def _note_cached(plan: Plan, cached: set[str]) -> None:
@@ -192,8 +210,7 @@ def enqueue_plan_builds(
             key = node_key(item)
             needed = needs.get(key, set())
             _enqueue_node(locked, item, needed, paths.get(key, 0), summary, state, actor, now)
-        # A job already queued keeps what it recorded before: repeats add nothing twice.
-        BuildDependency.objects.bulk_create(state.needs, ignore_conflicts=True)
+        _enqueue_builds(locked, summary, state, actor, now)
         cached = {f"{j.name}=={j.version}" for j in summary.recorded if j.status == Status.CACHED}
         _note_cached(locked, cached)
         _advance_statuses(locked, whole_plan=node is None)

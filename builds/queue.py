@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -180,7 +181,14 @@ def enqueue(
             )
     except IntegrityError:
         return _already_active(name, version, target, priority, actor, now), False
-    BuildEvent.objects.create(
+    _enqueued_event(job, plan, priority, actor, now).save()
+    return job, True
+
+
+def _enqueued_event(
+    job: BuildJob, plan: Plan | None, priority: int, actor: str, now: datetime
+) -> BuildEvent:
+    return BuildEvent(
         job=job,
         kind=BuildEvent.Kind.TRANSITION,
         from_status="",
@@ -190,7 +198,84 @@ def enqueue(
         data={"plan": plan.pk if plan else None, "priority": Priority(priority).label},
         created_at=now,
     )
-    return job, True
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One wheel a batch enqueue asks for, with the length of the chain behind it."""
+
+    name: str
+    version: str
+    critical_path_ms: int = 0
+
+
+def enqueue_many(
+    wanted: list[Wanted],
+    target: Target,
+    *,
+    plan: Plan | None = None,
+    priority: int = Priority.NORMAL,
+    actor: str = "",
+    now: datetime | None = None,
+) -> list[tuple[BuildJob, bool]]:
+    """``enqueue`` for many wheels of one target at once, in the caller's transaction:
+    ``(job, created)`` for each, in order. One read finds those already active, one
+    insert queues the rest and one logs them (a plan's 12 nodes took 84 statements one
+    by one). If another enqueue takes one of them meanwhile, each is enqueued alone."""
+    now = _now(now)
+    if priority not in Priority.values:
+        raise QueueError(f"invalid priority {priority!r}")
+    pins = [(*normalize_pin(w.name, w.version), w.critical_path_ms) for w in wanted]
+    active = {
+        (job.name, job.version)
+        for job in BuildJob.objects.filter(
+            target=target, status__in=BuildJob.ACTIVE, name__in={name for name, _, _ in pins}
+        ).only("name", "version")
+    }
+    fresh = {(name, version) for name, version, _ in pins} - active
+    new = [
+        BuildJob(
+            name=name,
+            version=version,
+            target=target,
+            plan=plan,
+            priority=priority,
+            max_attempts=1 + settings.MAX_REQUEUE_ATTEMPTS,
+            critical_path_ms=critical_path_ms,
+            next_attempt_at=now,
+            enqueued_at=now,
+        )
+        for name, version, critical_path_ms in dict.fromkeys(pins)
+        if (name, version) in fresh
+    ]
+    try:
+        with transaction.atomic():  # a savepoint: a lost race leaves the caller's usable
+            created = {(job.name, job.version): job for job in BuildJob.objects.bulk_create(new)}
+    except IntegrityError:
+        return [
+            enqueue(
+                w.name,
+                w.version,
+                target,
+                plan=plan,
+                priority=priority,
+                critical_path_ms=w.critical_path_ms,
+                actor=actor,
+                now=now,
+            )
+            for w in wanted
+        ]
+    BuildEvent.objects.bulk_create(
+        _enqueued_event(job, plan, priority, actor, now) for job in created.values()
+    )
+    results: list[tuple[BuildJob, bool]] = []
+    for name, version, _ in pins:
+        job = created.pop((name, version), None)
+        if job is not None:
+            results.append((job, True))
+        else:
+            results.append((_already_active(name, version, target, priority, actor, now), False))
+    return results
 
 
 def _already_active(
@@ -324,22 +409,34 @@ def _pick_sql(limit: int, targets: int | None) -> str:
     return _PICK_SQL.format(limit=int(limit), target_filter=target_filter, **_CLAIM_SQL_PARTS)
 
 
-# Built once: RawQuerySet would re-derive this column-to-field mapping on every claim,
-# which measured as a tenth of a claim's cost (bench/queue_claim.py).
+# Built once per database: RawQuerySet would re-derive this column-to-field mapping on
+# every claim, which measured as a tenth of a claim's cost (bench/queue_claim.py).
 _JOB_ATTNAMES = [f.attname for f in _JOB_FIELDS]
-_JOB_CONVERTERS = [
-    (index, field.from_db_value)
-    for index, field in enumerate(_JOB_FIELDS)
-    if hasattr(field, "from_db_value")
-]
+
+
+@functools.lru_cache(maxsize=4)
+def _job_converters(vendor: str) -> list[tuple[int, list[Callable[..., Any]]]]:
+    """What turns a job row's values into the fields' Python values, as a queryset would:
+    the backend's (SQLite returns dates as text) and the fields' own."""
+    table = BuildJob._meta.db_table
+    converters = []
+    for index, field in enumerate(_JOB_FIELDS):
+        steps = connection.ops.get_db_converters(field.get_col(table))
+        # Not in django-stubs, but every field has it (a DurationField's, on SQLite).
+        steps = [*steps, *field.get_db_converters(connection)]  # type: ignore[attr-defined]
+        if steps:
+            converters.append((index, steps))
+    return converters
 
 
 def _jobs_from_rows(rows: list[tuple[Any, ...]]) -> list[BuildJob]:
     jobs = []
+    converters = _job_converters(connection.vendor)
     for row in rows:
         values = list(row)
-        for index, convert in _JOB_CONVERTERS:
-            values[index] = convert(values[index], None, connection)
+        for index, steps in converters:
+            for convert in steps:
+                values[index] = convert(values[index], _JOB_FIELDS[index], connection)
         jobs.append(BuildJob.from_db(connection.alias, _JOB_ATTNAMES, values))
     return jobs
 
@@ -383,37 +480,61 @@ def claim(
 def _claim_serialized(
     worker_id: str, max_n: int, now: datetime, seconds: int | None, target_ids: list[int] | None
 ) -> list[BuildJob]:
+    """Pick, take (one guarded ``UPDATE … RETURNING`` of the picked rows that are still
+    claimable) and log, as three written statements: the ORM's update, re-read and bulk
+    insert cost a DAG's build slot half of each claim compiling SQL (bench/dag_makespan.py).
+    """
     if target_ids == []:
         return []
-    params: dict[str, Any] = {"now": connection.ops.adapt_datetimefield_value(now)}
+    adapt = connection.ops.adapt_datetimefield_value
+    params: dict[str, Any] = {"now": adapt(now)}
     params.update((f"target{i}", pk) for i, pk in enumerate(target_ids or ()))
-    sql = _pick_sql(max_n, None if target_ids is None else len(target_ids))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        picked: list[tuple[int, str]] = cursor.fetchall()
-    ids = [pk for pk, _ in picked]
-    if not ids:
-        return []
-    BuildJob.objects.filter(id__in=ids, status__in=BuildJob.CLAIMABLE).update(
-        status=Status.LEASED,
-        attempts=F("attempts") + 1,
-        heartbeat_at=now,
-        **BUILD_LEASE.taken_by(worker_id, now, seconds),
-    )
-    jobs = list(BuildJob.objects.filter(id__in=ids).order_by(*CLAIM_ORDER))
-    previous = dict(picked)
-    BuildEvent.objects.bulk_create(
-        BuildEvent(
-            job=job,
-            from_status=previous[job.pk],
-            to_status=Status.LEASED,
-            actor=worker_id,
-            data={"attempt": job.attempts},
-            created_at=now,
+        cursor.execute(_pick_sql(max_n, None if target_ids is None else len(target_ids)), params)
+        previous: dict[int, str] = dict(cursor.fetchall())
+        if not previous:
+            return []
+        lease = BUILD_LEASE.sql_params(worker_id, now, seconds)
+        taken = {**params, "worker": lease["worker"], "expires": adapt(lease["expires"])}
+        taken.update((f"job{i}", pk) for i, pk in enumerate(previous))
+        cursor.execute(_take_sql(len(previous)), taken)
+        jobs = _jobs_from_rows(cursor.fetchall())
+        jobs.sort(key=lambda job: (-job.priority, job.enqueued_at, -job.critical_path_ms, job.pk))
+        cursor.executemany(
+            _LOG_CLAIM_SQL,
+            [
+                (
+                    job.pk,
+                    previous[job.pk],
+                    worker_id,
+                    json.dumps({"attempt": job.attempts}),
+                    params["now"],
+                )
+                for job in jobs
+            ],
         )
-        for job in jobs
-    )
     return jobs
+
+
+@functools.lru_cache(maxsize=64)
+def _take_sql(count: int) -> str:
+    """Lease ``count`` picked jobs (``%(job0)s`` …) that are still claimable, returning
+    them: the same assignments as the Postgres claim statement."""
+    return _TAKE_SQL.format(ids=", ".join(f"%(job{i})s" for i in range(count)), **_CLAIM_SQL_PARTS)
+
+
+_TAKE_SQL = """
+    UPDATE {job}
+       SET status = {leased}, attempts = attempts + 1, heartbeat_at = %(now)s, {lease}
+     WHERE id IN ({ids}) AND status IN ({claimable})
+ RETURNING {columns}
+"""
+_LOG_CLAIM_SQL = (
+    f"INSERT INTO {BuildEvent._meta.db_table}"
+    " (job_id, kind, from_status, to_status, actor, message, data, created_at)"
+    f" VALUES (%s, {_sql_strings([BuildEvent.Kind.TRANSITION])}, %s,"
+    f" {_sql_strings([Status.LEASED])}, %s, '', %s, %s)"
+)
 
 
 # --- Worker reports ------------------------------------------------------------------------

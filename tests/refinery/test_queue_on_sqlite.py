@@ -69,6 +69,21 @@ def test_a_job_is_claimed_on_sqlite_only_once_its_build_environment_is_built():
 
 
 @pytest.mark.django_db
+def test_a_job_claimed_on_sqlite_is_what_reading_it_gives_and_builds_from_there():
+    job = BuildJobFactory(recipes=[{"type": "system_packages", "packages": ["libffi-dev"]}])
+
+    (claimed,) = queue.claim("w", now=timezone.now())
+
+    fields = [field.attname for field in BuildJob._meta.concrete_fields]
+    read = BuildJob.objects.get(pk=job.pk)
+    assert {f: getattr(claimed, f) for f in fields} == {f: getattr(read, f) for f in fields}
+    started = queue.start_building(job.pk, "w", held=claimed)
+    built = queue.complete(job.pk, "w", held=started)
+    assert built.duration == built.finished_at - started.started_at
+    assert BuildJob.objects.get(pk=job.pk).duration == built.duration
+
+
+@pytest.mark.django_db
 def test_a_claim_on_sqlite_takes_only_the_targets_it_can_build():
     host, other, third = (
         TargetFactory(platform_tag=f"manylinux_2_17_{arch}")
