@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django_q.tasks import async_task
 
-from builds import plan_builds, repairs
+from builds import follow_up_journal, plan_builds, repairs
 from builds.models import Artifact
 from builds.orphans import stop_leftovers
 from builds.queue import reap_expired_leases as reap_build_leases
@@ -30,12 +30,14 @@ logger = logging.getLogger(__name__)
 
 
 def reap_expired_leases() -> str:
-    """Scheduled every REAPER_INTERVAL_SEC: requeue work whose worker stopped heartbeating."""
+    """Scheduled every REAPER_INTERVAL_SEC: requeue work whose worker stopped heartbeating,
+    and redo what a killed drain's follow-up threads had not done yet."""
     builds = reap_build_leases()
     plans_requeued, plans_failed = reap_expired_plan_leases()
+    redone = follow_up_journal.redo_lost_follow_ups()
     return (
         f"builds: {builds.requeued} requeued, {builds.failed} failed; "
-        f"plans: {plans_requeued} requeued, {plans_failed} failed"
+        f"plans: {plans_requeued} requeued, {plans_failed} failed; follow-ups: {redone}"
     )
 
 

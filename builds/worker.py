@@ -25,8 +25,8 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from packaging.utils import canonicalize_name
 
+from builds import follow_up_journal, repairs
 from builds import queue as build_queue
-from builds import repairs
 from builds.artifacts import (
     TOO_RECENT,
     ArtifactError,
@@ -171,10 +171,19 @@ class LocalBuildQueue:
         rewrite it once, and two rewrites of one manifest never race (they did: one could
         delete the file the other had just saved). A stored wheel's index pages and an
         ended job's input outcome follow the same way, a fifth of a second later (by then
-        the slot's next build runs). Closing does what is still due."""
+        the slot's next build runs). Closing does what is still due; a journal on disk
+        lets the reaper redo it if this process dies first (``follow_up_journal``)."""
         with (
-            CoalescingWorker(_write_plan_manifest, name="manifests", settle=0.5) as manifests,
-            follow_ups.background("follow-ups", settle=0.2) as later,
+            follow_up_journal.journal(("manifests", "follow-ups")) as kept,
+            CoalescingWorker(
+                _write_plan_manifest,
+                name="manifests",
+                settle=0.5,
+                on_idle=lambda moment: kept.settled("manifests", moment),
+            ) as manifests,
+            follow_ups.background(
+                "follow-ups", settle=0.2, on_idle=lambda moment: kept.settled("follow-ups", moment)
+            ) as later,
         ):
             self._manifests, self._follow_ups = manifests, later
             try:

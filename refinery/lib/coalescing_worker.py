@@ -3,13 +3,15 @@
 Asking again for a key that is still waiting replaces its argument rather than queueing a
 second run, so a hundred asks while one run is under way become one more run. Runs happen
 one at a time, so two runs for one key never overlap. ``close`` does what is still asked
-for, then ends the thread (and its database connection).
+for, then ends the thread (and its database connection). ``on_idle`` hears, from the
+thread, each moment by which everything asked before it was done.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -22,8 +24,16 @@ A = TypeVar("A")
 
 
 class CoalescingWorker(Generic[K, A]):
-    def __init__(self, action: Callable[[K, A], None], *, name: str, settle: float = 0.0) -> None:
+    def __init__(
+        self,
+        action: Callable[[K, A], None],
+        *,
+        name: str,
+        settle: float = 0.0,
+        on_idle: Callable[[float], None] | None = None,
+    ) -> None:
         self._action = action
+        self._on_idle = on_idle
         self._settle = settle
         self._waiting: dict[K, A] = {}
         self._changed = threading.Condition()
@@ -70,5 +80,14 @@ class CoalescingWorker(Generic[K, A]):
                         self._action(key, argument)
                     except Exception:  # the next ask must still find a thread that runs
                         logger.exception("%s: the action for %r failed", self._thread.name, key)
+                on_idle = self._on_idle
+                if on_idle is not None:
+                    with self._changed:
+                        idle, idle_at = not self._waiting, time.time()
+                    if idle:
+                        try:
+                            on_idle(idle_at)
+                        except Exception:
+                            logger.exception("%s: on_idle failed", self._thread.name)
         finally:
             connection.close()

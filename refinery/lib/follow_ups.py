@@ -21,10 +21,12 @@ FollowUps = CoalescingWorker[Hashable, Callable[[], object]]
 _handed = threading.local()
 
 
-def background(name: str, *, settle: float) -> FollowUps:
+def background(
+    name: str, *, settle: float, on_idle: Callable[[float], None] | None = None
+) -> FollowUps:
     """A thread that runs what is handed to it, once per key per burst, ``settle`` seconds
     after the burst's first ask (so what the slot does next goes first)."""
-    return CoalescingWorker(_run, name=name, settle=settle)
+    return CoalescingWorker(_run, name=name, settle=settle, on_idle=on_idle)
 
 
 def _run(key: Hashable, action: Callable[[], object]) -> None:
