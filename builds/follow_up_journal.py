@@ -180,8 +180,7 @@ def _redo_since(since: datetime) -> tuple[int, int, int]:
         .exclude(status__in=BuildJob.ACTIVE)
         .values_list("pk", "plan_id")
     )
-    for job_id, _ in ended:
-        _logged(f"input outcome of job {job_id}", input_outcomes.check_job, job_id)
+    _logged("input outcomes", input_outcomes.check_jobs, [job_id for job_id, _ in ended])
     plan_ids = {plan_id for _, plan_id in ended if plan_id is not None}
     for plan in Plan.objects.filter(pk__in=plan_ids).select_related("target"):
         _logged(f"manifest of plan {plan.pk}", write_manifest, plan)

@@ -42,6 +42,13 @@ Status = BuildJob.Status
 # Highest priority first; then what was queued first; within one plan's batch, the job with
 # the longest chain of builds waiting behind it (the critical path shortens the makespan).
 CLAIM_ORDER = ("-priority", "enqueued_at", "-critical_path_ms", "id")
+
+
+def _in_claim_order(job: BuildJob) -> tuple[Any, ...]:
+    """CLAIM_ORDER as a sort key, for rows a statement returns in no order."""
+    return (-job.priority, job.enqueued_at, -job.critical_path_ms, job.pk)
+
+
 # A build job is held while leased or building; a heartbeat also stamps heartbeat_at.
 BUILD_LEASE = Lease(
     BuildJob, Q(status__in=BuildJob.LEASED_STATUSES), lambda: settings.BUILD_LEASE_SEC
@@ -499,7 +506,7 @@ def _claim_serialized(
         taken.update((f"job{i}", pk) for i, pk in enumerate(previous))
         cursor.execute(_take_sql(len(previous)), taken)
         jobs = _jobs_from_rows(cursor.fetchall())
-        jobs.sort(key=lambda job: (-job.priority, job.enqueued_at, -job.critical_path_ms, job.pk))
+        jobs.sort(key=_in_claim_order)
         cursor.executemany(
             _LOG_CLAIM_SQL,
             [

@@ -5,6 +5,8 @@ two jobs at once cannot both miss it) and when an input's builds are queued."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from builds.models import BuildJob, Subscription
 from builds.notifications import event_types, outbox
 from builds.notifications.payloads import input_data
@@ -25,16 +27,24 @@ def _anyone_listens() -> bool:
 
 def check_job(job_id: int) -> None:
     """After a job's final status committed: the inputs whose current plan holds it."""
-    job = BuildJob.objects.filter(pk=job_id).first()
-    if job is None or not job.is_final or not _anyone_listens():
+    check_jobs([job_id])
+
+
+def check_jobs(job_ids: Collection[int]) -> None:
+    """The inputs whose current plan holds any of these jobs (those final), each told
+    once: subscriptions and plans read once for all of them."""
+    jobs = [job for job in BuildJob.objects.filter(pk__in=job_ids) if job.is_final]
+    if not jobs or not _anyone_listens():
         return
+    pins = {(job.target_id, job.name, job.version) for job in jobs}
     links = PlanInput.objects.filter(
         status=PlanInput.Status.CURRENT,
-        plan__target_id=job.target_id,
+        plan__target_id__in={target_id for target_id, _, _ in pins},
         input__status__in=_BUILDING,
     ).select_related("plan", "input", "plan__target")
     for link in links:
-        if any(n["name"] == job.name and n["version"] == job.version for n in link.plan.nodes()):
+        target_id = link.plan.target_id
+        if any((target_id, n["name"], n["version"]) in pins for n in link.plan.nodes()):
             _tell(link)
 
 
