@@ -200,9 +200,9 @@ def main() -> None:
     for label, version in (("no build history", "1.0"), ("build times known", "2.0")):
         makespan, enqueued = run_plan(target, version, seconds)
         print(
-            f"{label:>18}: makespan {makespan:.2f} s (enqueueing {enqueued * 1000:.0f} ms);"
-            f" {makespan / bound:.2f}x the lower bound, {makespan / best:.2f}x the best"
-            " schedule (target <= 1.05x the bound)"
+            f"{label:>18}: makespan {makespan:.3f} s (enqueueing {enqueued * 1000:.0f} ms);"
+            f" {makespan / bound:.3f}x the lower bound, {makespan / best:.3f}x the best"
+            f" schedule (target <= 1.05x the bound: {bound * 1.05:.3f} s)"
         )
     if args.wide:
         wide: dict[str, tuple[float, list[str]]] = {

@@ -229,7 +229,7 @@ def store_wheel(
     facts = validate(path, filename=filename, name=name, version=version, target=target)
     sha256 = file_sha256(path)
     # The same bytes stored before, or other bytes under this name, in one query.
-    known = list(Artifact.objects.filter(Q(sha256=sha256) | Q(filename=filename)))
+    known = list(Artifact.objects.filter(Q(sha256=sha256) | Q(filename=filename)).order_by())
     existing = next((artifact for artifact in known if artifact.sha256 == sha256), None)
     if existing is not None:
         return existing

@@ -1,15 +1,17 @@
 """What a drain's follow-ups may have left undone, kept on disk so a killed drain's are
 redone.
 
-A drain hands a stored wheel's index pages, an ended job's input outcome and its plan's
-manifest to background threads, a moment after the change commits. Killed in that
+A drain hands a stored wheel's index pages, an ended job's input outcome, its plan's
+manifest and the removal of its build's folder to background threads, a moment after the
+change commits. Killed in that
 moment (kill -9, the machine's power), the process took them with it: the wheel was in
 the store and its job built, but the index did not list it. So while a drain runs it
 holds a journal file under ``VAR_DIR/follow-ups/``, locked (the kernel lets go when the
 process dies, however it dies), holding the last moment by which everything its threads
 were asked had been done. The reaper, every minute, takes each journal whose holder is
 gone and redoes the follow-ups of every change since that moment (they are idempotent:
-a page rendered again, an outcome told once per input and plan, a manifest rewritten).
+a page rendered again, an outcome told once per input and plan, a manifest rewritten, the
+folders of a job no longer active removed).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 
+from builds import orphans
 from builds.index import publishing
 from builds.manifest import write_manifest
 from builds.models import Artifact, BuildJob
@@ -181,6 +184,8 @@ def _redo_since(since: datetime) -> tuple[int, int, int]:
         .values_list("pk", "plan_id")
     )
     _logged("input outcomes", input_outcomes.check_jobs, [job_id for job_id, _ in ended])
+    for job_id, _ in ended:  # a build's folder is removed a moment after it is reported
+        _logged(f"scratch folders of job {job_id}", orphans.remove_folders, job_id)
     plan_ids = {plan_id for _, plan_id in ended if plan_id is not None}
     for plan in Plan.objects.filter(pk__in=plan_ids).select_related("target"):
         _logged(f"manifest of plan {plan.pk}", write_manifest, plan)

@@ -22,7 +22,6 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Sum
 from django.utils import timezone
 
 from builds import live
@@ -180,10 +179,16 @@ class BatchingSink(ABC):
 def attempt_log_written(job_id: int, attempt: int) -> tuple[int | None, int]:
     """Where an attempt's log stands, in one read: its last chunk's number (None before the
     first) and its size in bytes."""
-    written = LogChunk.objects.filter(job_id=job_id, attempt=attempt).aggregate(
-        last=Max("seq"), size=Sum("size")
-    )
-    return written["last"], int(written["size"] or 0)
+    # Read as a build starts and at every chunk stored: written out, it skips compiling
+    # the aggregate (0.25 ms a read).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MAX(seq), SUM(size) FROM {LogChunk._meta.db_table}"
+            " WHERE job_id = %s AND attempt = %s",
+            [job_id, attempt],
+        )
+        last, size = cursor.fetchone()
+    return (None if last is None else int(last)), int(size or 0)
 
 
 def attempt_log_bytes(job_id: int, attempt: int) -> int:

@@ -72,7 +72,7 @@ def stop_leftovers(job_id: int) -> str:
     containers = _remove_containers(job_id)
     if containers:
         done.append(f"container {', '.join(containers)} removed")
-    folders = _remove_folders(job_id)
+    folders = remove_folders(job_id)
     if folders:
         done.append(f"{folders} scratch folder(s) removed")
     return "; ".join(done)
@@ -124,7 +124,8 @@ def _remove_containers(job_id: int) -> list[str]:
     return names
 
 
-def _remove_folders(job_id: int) -> int:
+def remove_folders(job_id: int) -> int:
+    """Remove the job's scratch folders on this host; how many there were."""
     root = Path(tempfile.gettempdir())
     found = [
         *root.glob(f"{output_prefix(job_id)}*"),

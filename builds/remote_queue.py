@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,9 @@ class HttpBuildQueue:
     def follow_ups_in_background(self) -> AbstractContextManager[None]:
         """Nothing to do: the refinery follows up each report as it takes it."""
         return nullcontext()
+
+    def discard_scratch(self, scratch: tempfile.TemporaryDirectory[str]) -> None:
+        scratch.cleanup()
 
     def log_sink(self, job: ClaimedJob) -> HttpLogSink:
         sink = self._sinks[job.id] = HttpLogSink(self.client, job.id, self.worker_id, job.attempt)

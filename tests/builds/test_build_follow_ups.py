@@ -5,9 +5,11 @@ Outside a drain (an upload, an API report) they are current as soon as the call 
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -125,3 +127,35 @@ def test_work_handed_to_the_background_runs_once_per_key_after_the_caller_moved_
         assert "gamma" in done
 
     assert sorted(done) == ["alpha", "beta", "gamma"]  # alpha once, for three asks
+
+
+def test_a_slot_starts_its_next_build_before_removing_the_last_ones_folder_and_none_is_left(
+    tmp_path: Path, storage_dir, monkeypatch: pytest.MonkeyPatch
+):
+    queued_quick_builds(tmp_path, ("alpha", "beta"))
+    folders: list[Path] = []
+
+    class FolderNotingRunner(RecordingRunner):
+        def run(self, spec: Any, output_dir: Path, *args: Any, **kwargs: Any) -> Any:
+            folders.append(Path(output_dir).parent)
+            return super().run(spec, output_dir, *args, **kwargs)
+
+    runner = FolderNotingRunner(timeout=120)
+    cleanup = tempfile.TemporaryDirectory.cleanup
+    next_build_had_started: list[bool] = []
+
+    def cleanup_after_the_next_build_starts(scratch: tempfile.TemporaryDirectory[str]) -> None:
+        # The first build folder's removal waits for the slot to move on (the runner's own
+        # folders are removed within the build).
+        if not next_build_had_started and Path(scratch.name).name.startswith("refinery-out-"):
+            both = [runner.started_event(name) for name in ("alpha", "beta")]
+            next_build_had_started.append(all(started.wait(30) for started in both))
+        cleanup(scratch)
+
+    monkeypatch.setattr(tempfile.TemporaryDirectory, "cleanup", cleanup_after_the_next_build_starts)
+    built = drain(LocalBuildQueue(), runner, "w1", pool_size=1)
+
+    assert built == 2
+    assert next_build_had_started == [True]  # removed in the slot, it waited in vain
+    assert len(folders) == 2
+    assert not any(folder.exists() for folder in folders)

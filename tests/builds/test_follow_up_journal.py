@@ -1,13 +1,16 @@
 """A drain killed in the moment between a build's commit and its follow-ups (index pages,
-input outcome, plan manifest) leaves a journal; the reaper redoes what it had not done."""
+input outcome, plan manifest, build folder) leaves a journal; the reaper redoes what it had
+not done."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -15,6 +18,7 @@ from django.core.files.storage import default_storage
 from builds import tasks
 from builds.follow_up_journal import Journal, journal_directory, redo_lost_follow_ups
 from builds.models import BuildJob, Notification, Subscription
+from builds.orphans import output_prefix
 from builds.worker import LocalBuildQueue
 from inputs.models import PendingInput
 from refinery.lib.coalescing_worker import CoalescingWorker
@@ -68,7 +72,7 @@ def _killed_drain_journal() -> str:
     return path
 
 
-def test_the_reaper_redoes_the_pages_outcome_and_manifest_a_killed_drain_left_undone(client, x86):
+def test_the_reaper_redoes_the_follow_ups_a_killed_drain_left_undone(client, x86):
     _wheel(x86, "1.0")
     assert len(client.get("/simple/demo/", HTTP_ACCEPT=JSON).json()["files"]) == 1
     Subscription.objects.create(
@@ -82,8 +86,9 @@ def test_the_reaper_redoes_the_pages_outcome_and_manifest_a_killed_drain_left_un
 
     journal = _killed_drain_journal()
     # What the drain committed before it died; its follow-ups died with it.
-    BuildJobFactory(name="demo", version="2.0", target=x86, plan=plan, status="built")
+    job = BuildJobFactory(name="demo", version="2.0", target=x86, plan=plan, status="built")
     _wheel(x86, "2.0")
+    scratch = Path(tempfile.mkdtemp(prefix=output_prefix(job.pk)))
     assert len(client.get("/simple/demo/", HTTP_ACCEPT=JSON).json()["files"]) == 1
 
     report = tasks.reap_expired_leases()
@@ -98,6 +103,7 @@ def test_the_reaper_redoes_the_pages_outcome_and_manifest_a_killed_drain_left_un
         event="input.built", dedupe_key=f"input.built:{link.input_id}:{plan.pk}"
     ).exists()
     assert default_storage.exists(f"manifests/plan-{plan.pk}.json")
+    assert not scratch.exists()
     assert not os.path.exists(journal)
     assert str(redo_lost_follow_ups()).startswith("0 journal(s)")
 

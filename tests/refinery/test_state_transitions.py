@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import F
+from django.utils import timezone
 
 from builds.models import BuildJob
 from inputs.models import PendingInput
 from plans.models import Plan, PlanInput
-from refinery.lib.state_machine import IllegalTransition, TransitionConflict
+from refinery.lib.state_machine import IllegalTransition, StaleLease, TransitionConflict
 from tests.factories import BuildJobFactory, PendingInputFactory, PlanFactory, PlanInputFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +73,42 @@ def test_a_transition_from_a_stale_copy_is_refused_instead_of_overwriting():
     with pytest.raises(TransitionConflict, match=r"expected status 'pending'.*now 'cancelled'"):
         stale.transition_to(BuildJob.Status.SKIPPED_KNOWN_FAILURE)
     assert BuildJob.objects.get(pk=job.pk).status == BuildJob.Status.CANCELLED
+
+
+def test_a_transition_stores_every_value_as_it_reads_back_and_holds_to_the_lease():
+    job = BuildJobFactory(status=BuildJob.Status.BUILDING)
+    finished = timezone.now()
+    lost = BuildJob.objects.get(pk=job.pk)
+
+    with pytest.raises(StaleLease, match="no longer holds the lease"):
+        lost.transition_to(BuildJob.Status.BUILT, lease_owner_must_be="worker-9")
+    job.transition_to(
+        BuildJob.Status.BUILT,
+        lease_owner_must_be="worker-0",
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=finished,
+        duration=timedelta(seconds=2.5),
+        error="",
+        recipe_origins=[{"hint": "h", "up_front": True}],
+    )
+
+    stored = BuildJob.objects.get(pk=job.pk)
+    assert stored.status == BuildJob.Status.BUILT
+    assert (stored.lease_owner, stored.lease_expires_at) == ("", None)
+    assert stored.finished_at == finished
+    assert stored.duration == timedelta(seconds=2.5)
+    assert stored.recipe_origins == [{"hint": "h", "up_front": True}]
+    assert stored.updated_at == job.updated_at
+
+
+def test_a_transition_may_count_with_an_expression():
+    job = BuildJobFactory(status=BuildJob.Status.PENDING, attempts=2)
+
+    job.transition_to(BuildJob.Status.CANCELLED, attempts=F("attempts") + 1)
+
+    stored = BuildJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.attempts) == (BuildJob.Status.CANCELLED, 3)
 
 
 def test_the_seed_statuses_are_exactly_the_ones_modelled():
