@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.models.options import Options
 from django.utils import timezone
 
@@ -109,7 +109,8 @@ def _guarded_update(
         return model_cls._default_manager.filter(pk=pk, status=current, **conditions).update(
             **values
         )
-    database = connections[router.db_for_write(model_cls)]
+    alias = router.db_for_write(model_cls)
+    database = connections[alias]
     quote = database.ops.quote_name
     assignments, checks, parameters = [], [], []
     for name, value in values.items():
@@ -122,7 +123,8 @@ def _guarded_update(
         assert field is not None
         checks.append(f"{quote(field.column)} = %s")
         parameters.append(field.get_db_prep_value(value, connection=database))
-    with database.cursor() as cursor:
+    # As the ORM's update: an error marks the caller's transaction for rollback.
+    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)}"
             f" WHERE {' AND '.join(checks)}",
