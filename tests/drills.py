@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 from django.db import connection
 
 from builds.models import Artifact, BuildEvent, BuildJob
-from builds.orphans import MARKER, container_prefix, stop_leftovers
+from builds.orphans import MARKER, container_prefix, output_prefix, stop_leftovers
 from builds.plan_builds import enqueue_plan_builds
 from tests.factories import PlanFactory, TargetFactory
 from tests.podman_containers import containers_of
@@ -40,6 +41,10 @@ def _slow_plan(
     plan = PlanFactory(target=target, dag={"nodes": [node], "edges": []})
     enqueue_plan_builds(plan, actor="test")
     return BuildJob.objects.get(plan=plan)
+
+
+def _build_folders(job_id: int) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"{output_prefix(job_id)}*"))
 
 
 def _wait_for(job: BuildJob, until: Callable[[BuildJob], bool], seconds: float) -> None:
@@ -89,9 +94,11 @@ def kill_9_of_the_worker_mid_build(
     start_refinery(cluster=True, env={"RUNNER": runner, "AUTO_BUILD": "true"})
     _wait_for(job, lambda j: j.status == "building", 120)
     assert job.status == "building", job.status
+    # "Building" is recorded a moment before the build's folder is made (and its container
+    # started): the kill must land once they exist, or there is nothing left to remove.
+    _wait_for(job, lambda j: bool(_build_folders(j.pk)), 120)
+    assert _build_folders(job.pk), "the build's folder was never made"
     if podman_serving is not None:
-        # "Building" starts before the container does (the worker prepares its folders
-        # first): the kill must land once the container runs, or there is none to stop.
         _wait_for(job, lambda j: bool(containers_of(j.pk)), 120)
         assert containers_of(job.pk), "the build's container never started"
     owner = job.lease_owner
