@@ -3,15 +3,14 @@ redone.
 
 A drain hands a stored wheel's index pages, an ended job's input outcome, its plan's
 manifest and the removal of its build's folder to background threads, a moment after the
-change commits. Killed in that
-moment (kill -9, the machine's power), the process took them with it: the wheel was in
-the store and its job built, but the index did not list it. So while a drain runs it
-holds a journal file under ``VAR_DIR/follow-ups/``, locked (the kernel lets go when the
-process dies, however it dies), holding the last moment by which everything its threads
-were asked had been done. The reaper, every minute, takes each journal whose holder is
-gone and redoes the follow-ups of every change since that moment (they are idempotent:
-a page rendered again, an outcome told once per input and plan, a manifest rewritten, the
-folders of a job no longer active removed).
+change commits. Killed in that moment (kill -9, the machine's power), the process took
+them with it: the wheel was in the store and its job built, but the index did not list it.
+So while a drain runs it holds a journal file under ``VAR_DIR/follow-ups/``, locked (the
+kernel lets go when the process dies, however it dies), holding the last moment by which
+everything its threads were asked had been done. The reaper, every minute, takes each
+journal whose holder is gone and redoes the follow-ups of every change since that moment
+(they are idempotent: a page rendered again, an outcome told once per input and plan, a
+manifest rewritten, the folders of a job no longer active removed).
 """
 
 from __future__ import annotations
@@ -184,8 +183,8 @@ def _redo_since(since: datetime) -> tuple[int, int, int]:
         .values_list("pk", "plan_id")
     )
     _logged("input outcomes", input_outcomes.check_jobs, [job_id for job_id, _ in ended])
-    for job_id, _ in ended:  # a build's folder is removed a moment after it is reported
-        _logged(f"scratch folders of job {job_id}", orphans.remove_folders, job_id)
+    # A build's folder is removed a moment after it is reported.
+    _logged("scratch folders", orphans.remove_folders, [job_id for job_id, _ in ended])
     plan_ids = {plan_id for _, plan_id in ended if plan_id is not None}
     for plan in Plan.objects.filter(pk__in=plan_ids).select_related("target"):
         _logged(f"manifest of plan {plan.pk}", write_manifest, plan)

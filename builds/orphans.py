@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -72,7 +73,7 @@ def stop_leftovers(job_id: int) -> str:
     containers = _remove_containers(job_id)
     if containers:
         done.append(f"container {', '.join(containers)} removed")
-    folders = remove_folders(job_id)
+    folders = remove_folders([job_id])
     if folders:
         done.append(f"{folders} scratch folder(s) removed")
     return "; ".join(done)
@@ -124,12 +125,18 @@ def _remove_containers(job_id: int) -> list[str]:
     return names
 
 
-def remove_folders(job_id: int) -> int:
-    """Remove the job's scratch folders on this host; how many there were."""
-    root = Path(tempfile.gettempdir())
+def remove_folders(job_ids: Iterable[int]) -> int:
+    """Remove these jobs' scratch folders on this host, looking through the temporary
+    directory once for all of them; how many there were."""
+    prefixes = tuple(
+        prefix
+        for job_id in job_ids
+        for prefix in (output_prefix(job_id), f"refinery-{installation()}-{job_id}-")
+    )
+    if not prefixes:
+        return 0
     found = [
-        *root.glob(f"{output_prefix(job_id)}*"),
-        *root.glob(f"refinery-{installation()}-{job_id}-*"),
+        entry for entry in Path(tempfile.gettempdir()).iterdir() if entry.name.startswith(prefixes)
     ]
     for folder in found:
         shutil.rmtree(folder, ignore_errors=True)
